@@ -1,0 +1,1 @@
+"""Support package of the course: local server, scripted policies, evaluation helpers."""
