@@ -14,9 +14,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import datasets
 import verifiers as vf
 from verifiers.types import ClientConfig
 from verifiers.utils.save_utils import make_serializable
+
+datasets.disable_progress_bars()
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,8 @@ def plot_summaries(summaries: dict[str, dict[str, Any]], path=None, title: str =
         s = summaries[label]
         xs = [j + i * width for j in range(len(TICTACTOE_COLUMNS))]
         values = [s[c].value for c in TICTACTOE_COLUMNS]
-        errs = [[s[c].value - s[c].low for c in TICTACTOE_COLUMNS], [s[c].high - s[c].value for c in TICTACTOE_COLUMNS]]
+        errs = [[max(0.0, s[c].value - s[c].low) for c in TICTACTOE_COLUMNS],
+                [max(0.0, s[c].high - s[c].value) for c in TICTACTOE_COLUMNS]]
         ax.bar(xs, values, width, yerr=errs, capsize=3, label=label)
     ax.set_xticks([j + width * (len(labels) - 1) / 2 for j in range(len(TICTACTOE_COLUMNS))])
     ax.set_xticklabels(["win", "draw", "loss", "format", "invalid-move games"])

@@ -16,7 +16,6 @@ or from a shell: ``python -m rlcourse.server --port 8000``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -29,6 +28,9 @@ import uuid
 from typing import Any, Literal
 
 import uvicorn
+import verifiers as vf
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -270,3 +272,28 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class InProcessClient(vf.OpenAIChatCompletionsClient):
+    """A verifiers client that asks a policy directly, without HTTP.
+
+    Requests and replies take the same path as through the server (validation, chat.completion body,
+    verifiers' own parsing), so tests and benchmarks can run thousands of rollouts quickly and
+    measure the environment alone.
+    """
+
+    def __init__(self, policy: Policy | str, seed: int = 0):
+        super().__init__(AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="unused"))
+        self.policy = default_policies()[policy] if isinstance(policy, str) else policy
+        self.rng = random.Random(seed)
+
+    async def get_native_response(self, prompt, model, sampling_args, tools=None, **kwargs) -> ChatCompletion:
+        payload = {"model": model, "messages": prompt, **{k: v for k, v in (sampling_args or {}).items() if v is not None}}
+        payload.update(payload.pop("extra_body", None) or {})
+        if tools:
+            payload["tools"] = tools
+        request = ChatRequest.model_validate(payload)
+        messages = request.message_dicts()
+        reply = await self.policy.generate(messages, request.tools, self.rng, request)
+        prompt_tokens = sum(count_tokens(json.dumps(m.get("content") or "")) for m in messages)
+        return ChatCompletion.model_validate(completion_body(request, reply, prompt_tokens))

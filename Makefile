@@ -1,0 +1,36 @@
+# The course's commands. Each target creates .venv and installs the pinned stack on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test lab serve bench clean
+
+$(STAMP): requirements.txt pyproject.toml $(wildcard envs/*/pyproject.toml)
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] in ((3,11),(3,12),(3,13)), "Python 3.11-3.13 needed, found " + sys.version' 
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+setup: $(STAMP) ## install everything into .venv
+
+demo: setup ## evaluate the scripted policies on every environment, offline
+	$(PY) -m rlcourse.demo
+
+test: setup ## run the whole test suite
+	$(PY) -m pytest -q
+
+lab: setup ## open the course in JupyterLab
+	$(VENV)/bin/jupyter lab
+
+serve: setup ## run the local OpenAI-compatible server on 127.0.0.1:8000
+	$(PY) -m rlcourse.server --port 8000
+
+bench: setup ## measure games/s, environment time share and server requests/s
+	$(PY) benchmarks/bench_tictactoe.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache
