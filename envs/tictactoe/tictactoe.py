@@ -264,10 +264,15 @@ class TicTacToeEnv(vf.MultiTurnEnv):
         info = state["info"]
         state["board"] = info["board"]
         state["invalid_moves"] = 0
-        state["outcome"] = None  # "win" | "draw" | "loss" once the game ends
+        state["outcome"] = None  # "win" | "draw" | "loss"; stays None if the turn cap ends the game
         return state
 
-    def _finish(self, state: vf.State, outcome: str, text: str) -> vf.Messages:
+    @vf.stop
+    async def max_turns_reached(self, state: vf.State) -> bool:
+        """Disabled: the turn cap is applied in env_response, after the last reply has been judged."""
+        return False
+
+    def _finish(self, state: vf.State, outcome: str | None, text: str) -> vf.Messages:
         state["outcome"] = outcome
         reply = [vf.UserMessage(content=text)]
         state["final_env_response"] = reply
@@ -282,6 +287,8 @@ class TicTacToeEnv(vf.MultiTurnEnv):
             state["invalid_moves"] += 1
             if self.variant == "basic":
                 return self._finish(state, "loss", f"Invalid move ({problem}). You lose.")
+            if self._out_of_turns(state):
+                return self._finish(state, None, f"Invalid move ({problem}). Turn limit reached: game over.")
             hint = "<think>...</think> then <move>N</move>" if self.variant == "full" else "<move>N</move>"
             return [vf.UserMessage(content=board_message(
                 board, f"Invalid move: {problem}. The board is unchanged. Reply with {hint}, N a free cell."))]
@@ -301,7 +308,12 @@ class TicTacToeEnv(vf.MultiTurnEnv):
             return self._finish(state, "loss", f"O took cell {reply} and won.\n\n{render_board(board)}")
         if "." not in board:
             return self._finish(state, "draw", f"O took cell {reply}. The board is full: draw.\n\n{render_board(board)}")
+        if self._out_of_turns(state):
+            return self._finish(state, None, f"O took cell {reply}. Turn limit reached: game over.\n\n{render_board(board)}")
         return [vf.UserMessage(content=board_message(board, f"You took cell {cell}. O took cell {reply}."))]
+
+    def _out_of_turns(self, state: vf.State) -> bool:
+        return len(state["trajectory"]) >= self.max_turns
 
 
 # Reward functions and metrics. The rubric passes ``state`` / ``completion`` by name.
