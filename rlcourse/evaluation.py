@@ -8,9 +8,11 @@ models), so notebooks switch backends without code changes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,9 +90,6 @@ def _ignore(*args, **kwargs) -> None:
 
 def run_coroutine(coro):
     """Run a coroutine to completion, also from inside Jupyter's running event loop."""
-    import asyncio
-    import threading
-
     try:
         asyncio.get_running_loop()
     except RuntimeError:

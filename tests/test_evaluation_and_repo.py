@@ -91,3 +91,20 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make demo" in readme
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
+
+
+def test_run_coroutine_works_inside_a_running_event_loop_as_in_jupyter():
+    import asyncio
+
+    from rlcourse.evaluation import run_coroutine
+
+    async def notebook_cell():
+        return run_coroutine(asyncio.sleep(0, result=5))
+
+    assert asyncio.run(notebook_cell()) == 5
+    with pytest.raises(ZeroDivisionError):
+        run_coroutine(_fails())
+
+
+async def _fails():
+    return 1 / 0

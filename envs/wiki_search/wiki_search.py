@@ -50,6 +50,15 @@ class Encyclopedia:
         key = self.by_lower.get(title.strip().lower())
         return self.texts[key] if key else None
 
+    def article(self, title) -> str:
+        """The text of ``title``, or an error that tells the model what to do instead."""
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a string, got {type(title).__name__}")
+        text = self.read(title)
+        if text is None:
+            raise ValueError(f"no article titled {title[:100]!r}; use search_articles to find titles")
+        return text
+
 
 def make_tools(encyclopedia: Encyclopedia):
     """The two tools, as plain typed functions; verifiers builds their JSON schema from the docstrings."""
@@ -82,12 +91,7 @@ def make_tools(encyclopedia: Encyclopedia):
         Returns:
             The full text of the article.
         """
-        if not isinstance(title, str):
-            raise TypeError(f"title must be a string, got {type(title).__name__}")
-        text = encyclopedia.read(title)
-        if text is None:
-            raise ValueError(f"no article titled {title[:100]!r}; use search_articles to find titles")
-        return text
+        return encyclopedia.article(title)
 
     return search_articles, read_article
 
@@ -133,11 +137,7 @@ class BudgetedWikiSearchEnv(ToolNameCheck, vf.StatefulToolEnv):
         """
         if budget["reads_left"] <= 0:
             return "Reading budget used up: answer with what you know."
-        if not isinstance(title, str):
-            raise TypeError(f"title must be a string, got {type(title).__name__}")
-        text = self.encyclopedia.read(title)
-        if text is None:
-            raise ValueError(f"no article titled {title[:100]!r}; use search_articles to find titles")
+        text = self.encyclopedia.article(title)
         budget["reads_left"] -= 1
         return text
 
