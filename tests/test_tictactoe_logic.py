@@ -1,6 +1,5 @@
 """Game logic, checked exhaustively over every reachable position."""
 
-import itertools
 import random
 
 import pytest
