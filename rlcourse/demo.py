@@ -14,6 +14,7 @@ from pathlib import Path
 
 import verifiers as vf
 
+from rlcourse import quick_mode
 from rlcourse.evaluation import Backend, evaluate, format_table, plot_summaries, tictactoe_summary
 from rlcourse.server import LocalServer
 
@@ -33,7 +34,7 @@ def metric_means(rows: list[dict]) -> dict[str, float]:
 
 
 def main(out_dir: str = "outputs/demo") -> dict:
-    quick = os.environ.get("COURSE_QUICK") == "1"
+    quick = quick_mode()
     games = 20 if quick else 100
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
