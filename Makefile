@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lab serve bench clean
+.PHONY: setup demo test lab serve bench clean lessons reset-lesson
 
 $(STAMP): requirements.txt pyproject.toml $(wildcard envs/*/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] in ((3,11),(3,12),(3,13)), "Python 3.11-3.13 needed, found " + sys.version' 
@@ -20,8 +20,15 @@ setup: $(STAMP) ## install everything into .venv
 demo: setup ## evaluate the scripted policies on every environment, offline
 	$(PY) -m rlcourse.demo
 
-test: setup ## run the whole test suite
-	$(PY) -m pytest -q
+test: setup ## run the whole test suite, graders and solution notebooks (quick mode) included
+	COURSE_QUICK=1 $(PY) -m pytest -q
+
+lessons: setup ## write lessons/ from solutions/ (backs up a lesson you edited first)
+	$(PY) tools/make_lessons.py
+
+reset-lesson: setup ## restore one lesson's stub version, e.g. make reset-lesson LESSON=05 (your file is backed up)
+	@test -n "$(LESSON)" || (echo "usage: make reset-lesson LESSON=05" && exit 2)
+	$(PY) tools/make_lessons.py --reset $(LESSON)
 
 lab: setup ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab
