@@ -1,6 +1,7 @@
 """reverse_text, double_check and wiki_search through verifiers, including garbage replies."""
 
 import random
+import threading
 
 import pytest
 import verifiers as vf
@@ -77,6 +78,25 @@ def test_double_check_asks_once_and_scores_the_final_answer():
     assert any(r["metrics"]["changed_answer"] == 1 for r in rows)
     first_wrong = run_rollouts(env, replies("\\boxed{999999}", "\\boxed{999999}"), num_examples=10)
     assert {r["reward"] for r in first_wrong} == {0.0}
+
+
+ANSWER_CASES = [("\\boxed{12}", "12", True), ("so \\boxed{12.0}", "12", True), ("\\boxed{-52}", "-52", True),
+                ("\\boxed{13}", "12", False), ("\\boxed{24/2}", "12", True), ("\\boxed{2^3}", "8", True),
+                ("\\boxed{9^{9^{9^{9}}}}", "12", False), ("no box", "12", False), ("\\boxed{}", "12", False)]
+
+
+def test_answer_check_gives_the_same_verdicts_off_the_main_thread():
+    """Notebooks evaluate (and check() grades) in a worker thread, where math-verify's signal-based
+    time limit cannot run: the answer check must not silently turn every answer wrong there."""
+    off_main = {}
+    worker = threading.Thread(target=lambda: off_main.update(
+        verdicts=[answer_is_correct(text, answer) for text, answer, _ in ANSWER_CASES]))
+    worker.start()
+    worker.join(60)
+    expected = [verdict for *_, verdict in ANSWER_CASES]
+    expected_off_main = [v and "^" not in text for text, _, v in ANSWER_CASES]  # powers count as wrong there
+    assert off_main["verdicts"] == expected_off_main
+    assert [answer_is_correct(text, answer) for text, answer, _ in ANSWER_CASES[:-3]] == expected[:-3]
 
 
 # ----------------------------------------------------------------------------- wiki_search

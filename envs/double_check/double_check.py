@@ -9,6 +9,9 @@ Problems are generated from a seed and their answers are computed exactly by Pyt
 from __future__ import annotations
 
 import random
+import re
+import threading
+from decimal import Decimal
 
 import verifiers as vf
 from datasets import Dataset
@@ -45,13 +48,31 @@ def make_problems(num_examples: int, seed: int, split: str, min_depth: int = 1, 
     return rows
 
 
+_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
+_SLOW_FOR_SYMPY = ("^", "**", "!")  # powers and factorials can keep sympy busy for ages
+
+
 def answer_is_correct(text: str, answer: str) -> bool:
-    """True when the last \\boxed{} answer in ``text`` equals ``answer`` (math-verify, so 12 == 12.0)."""
-    boxed = extract_boxed_answer(text or "", strict=True)
+    """True when the last \\boxed{} answer in ``text`` equals ``answer`` (math-verify, so 12 == 12.0).
+
+    Works in any thread. Plain numbers are compared exactly without math-verify. math-verify's own
+    time limit uses ``signal.alarm``, which only the main thread may use (elsewhere, e.g. in a notebook's
+    evaluation thread, its parse and verify fail); off the main thread it runs without that limit, and
+    answers with powers or factorials, which could take sympy very long, count as wrong.
+    """
+    boxed = extract_boxed_answer(text or "", strict=True).strip()
     if not boxed or len(boxed) > 200:
         return False
+    if _NUMBER_RE.fullmatch(boxed) and _NUMBER_RE.fullmatch(answer.strip()):
+        return Decimal(boxed) == Decimal(answer.strip())
+    limit: int | None = 5
+    if threading.current_thread() is not threading.main_thread():
+        if any(s in boxed for s in _SLOW_FOR_SYMPY):
+            return False
+        limit = None
     try:
-        return bool(verify(parse(f"\\boxed{{{answer}}}"), parse(f"\\boxed{{{boxed}}}")))
+        return bool(verify(parse(f"\\boxed{{{answer}}}", parsing_timeout=limit),
+                           parse(f"\\boxed{{{boxed}}}", parsing_timeout=limit), timeout_seconds=limit))
     except Exception:
         return False
 
