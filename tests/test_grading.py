@@ -60,8 +60,9 @@ def test_every_exercise_has_a_grader_and_a_check_cell_and_every_grader_an_exerci
     assert tests.exists(), f"{solution.name} has exercises {exercises} but no {tests.relative_to(ROOT)}"
     source = tests.read_text(encoding="utf-8")
     graders = re.findall(r"^def (test_ex\w+)\(", source, flags=re.M)
-    graded = {"{}.{}".format(*GRADER_NAME.match(g).groups()) for g in graders if GRADER_NAME.match(g)}
-    assert len(graded) == len(graders), f"{tests.name}: grader names must look like test_exN_K_what: {graders}"
+    badly_named = [g for g in graders if not GRADER_NAME.match(g)]
+    assert not badly_named, f"{tests.name}: grader names must look like test_exN_K_what: {badly_named}"
+    graded = {"{}.{}".format(*map(int, GRADER_NAME.match(g).groups())) for g in graders}
     missing = [e for e in exercises if e not in graded]
     assert not missing, f"{solution.name}: exercises {missing} have no grader test_exN_K_* in {tests.name}"
     orphans = sorted(graded - set(exercises))
