@@ -1,0 +1,86 @@
+"""Helpers for lesson graders that build verifiers environments and run rollouts in process.
+
+``check()`` runs a grader in a worker thread, and verifiers 0.2.1 installs SIGINT/SIGTERM handlers
+whenever an ``Environment`` is built, which Python allows only in the main thread ("signal only works
+in main thread"). :func:`build` builds an environment from any thread: off the main thread those two
+handler installations are skipped (they only matter for a process that gets interrupted, and the
+notebook's kernel keeps its own). :func:`rollouts` evaluates an environment with a scripted policy
+through :class:`~rlcourse.server.InProcessClient` (no server, no HTTP), also from any thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Any, Callable
+from unittest import mock
+
+from rlcourse.evaluation import run_coroutine
+from rlcourse.policies import Policy, Reply, ScriptedPolicy
+from rlcourse.server import InProcessClient
+
+_real_signal = signal.signal
+
+
+def _signal_from_any_thread(signum, handler):
+    if threading.current_thread() is threading.main_thread():
+        return _real_signal(signum, handler)
+    return signal.getsignal(signum)
+
+
+@contextlib.contextmanager
+def environments_buildable():
+    """Inside this block an Environment can be built off the main thread."""
+    if threading.current_thread() is threading.main_thread():
+        yield
+        return
+    with mock.patch.object(signal, "signal", _signal_from_any_thread):
+        yield
+
+
+def build(factory: Callable[..., Any], *args, **kwargs) -> Any:
+    """``factory(*args, **kwargs)`` (a class or function that builds an Environment), from any thread."""
+    with environments_buildable():
+        return factory(*args, **kwargs)
+
+
+def _quiet(*args, **kwargs) -> None:
+    return None
+
+
+def rollouts(env, policy, num_examples: int = -1, rollouts_per_example: int = 1, state_columns=(),
+             seed: int = 0) -> list[dict[str, Any]]:
+    """Evaluate ``env`` in process with ``policy`` (a model id like "scripted/tool-caller", a Policy,
+    or a function ``(messages, tools, rng) -> Reply``); return verifiers' outputs (messages stay
+    verifiers objects, as reward functions see them)."""
+    if callable(policy) and not isinstance(policy, Policy):
+        policy = ScriptedPolicy(policy, "grader policy")
+    client = InProcessClient(policy, seed=seed)
+    results = run_coroutine(env.evaluate(
+        client=client, model="grader", sampling_args={}, num_examples=num_examples,
+        rollouts_per_example=rollouts_per_example, max_concurrent=16, state_columns=list(state_columns),
+        on_start=_quiet, on_progress=_quiet, on_log=_quiet))
+    return results["outputs"]
+
+
+def replies(*texts: str):
+    """A policy whose k-th reply in every conversation is ``texts[k]`` (then it repeats the last)."""
+
+    def policy(messages, tools, rng):
+        k = sum(1 for m in messages if m.get("role") == "assistant")
+        return Reply(content=texts[min(k, len(texts) - 1)])
+
+    return policy
+
+
+def call(fn: Callable[..., Any], *args, **kwargs) -> Any:
+    """Call a sync or async function (reward functions, stop conditions) and return its value."""
+    value = fn(*args, **kwargs)
+    if hasattr(value, "__await__"):
+        value = run_coroutine(_await(value))
+    return value
+
+
+async def _await(awaitable):
+    return await awaitable

@@ -1,0 +1,163 @@
+"""Graders of lesson 04 (tool environments: wiki search)."""
+
+import json
+import re
+
+import verifiers as vf
+from datasets import Dataset
+from verifiers.utils.tool_utils import convert_func_to_tool_def
+
+from grader_helpers import build, call, replies, rollouts
+from rlcourse.policies import Reply
+from wiki_search import DATA_DIR, answer_correct, load_rows
+
+ARTICLES = {a["title"]: a["text"] for a in load_rows(DATA_DIR / "articles.jsonl")}
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+QUESTIONS = [{"question": q["question"], "answer": q["answer"], "info": {"title": q["title"]}}
+             for q in load_rows(DATA_DIR / "questions.jsonl")[:3]]
+
+
+def sentences_with(title: str, keyword: str) -> list[str]:
+    return [s for s in SENTENCE_END.split(ARTICLES[title]) if keyword.lower() in s.lower()]
+
+
+# ----------------------------------------------------------------------------- Exercise 4.1
+
+
+def test_ex4_1_find_sentences_behaviour(nb):
+    out = nb.find_sentences("MENACE", "bead", 2)
+    assert isinstance(out, str), f"a tool should return text for the model, got {type(out).__name__}"
+    expected = sentences_with("MENACE", "bead")
+    assert out.splitlines() == expected[:2], (
+        f"find_sentences('MENACE', 'bead', 2) should return the first 2 sentences that mention 'bead', one "
+        f"per line, exactly as in the article:\n{expected[:2]}\ngot:\n{out.splitlines()}")
+    out = nb.find_sentences("menace", "BEAD", 5)
+    assert out.splitlines() == expected, (
+        "titles and keywords should match whatever their case (encyclopedia.article ignores the title's "
+        f"case; compare keyword.lower() with sentence.lower()); got {out.splitlines()}")
+    out = nb.find_sentences("Nim", "player")
+    assert out.splitlines() == sentences_with("Nim", "player")[:3], (
+        f"with the default limit find_sentences should return at most 3 sentences; got {out.splitlines()}")
+    out = nb.find_sentences("Chess", "xylophone")
+    assert isinstance(out, str) and out.strip() and "xylophone" in out, (
+        "when no sentence matches, return a short message that says so and names the keyword (an empty "
+        f"tool result leaves a model guessing); got {out!r}")
+    try:
+        out = nb.find_sentences("No such game", "win")
+    except NotImplementedError:
+        raise
+    except Exception:
+        pass  # the encyclopedia's error, which ToolEnv shows to the model
+    else:
+        raise AssertionError(f"for an unknown title, let encyclopedia.article's error through (raise); got {out!r}")
+
+
+def test_ex4_1_find_sentences_schema(nb):
+    nb.find_sentences("MENACE", "bead", 1)
+    tool = convert_func_to_tool_def(nb.find_sentences)
+    assert tool.name == "find_sentences"
+    assert tool.description.strip(), (
+        "the tool has no description: start the docstring with one line that says what the tool does")
+    assert "Args:" not in tool.description, (
+        "the description swallowed the argument list: use a Google-style docstring (summary line, blank "
+        "line, then an 'Args:' section with one indented 'name: description' line per argument)")
+    properties = tool.parameters["properties"]
+    assert set(properties) == {"title", "keyword", "limit"}, f"the schema's arguments are {sorted(properties)}"
+    wanted_types = {"title": "string", "keyword": "string", "limit": "integer"}
+    for name, kind in wanted_types.items():
+        assert properties[name].get("type") == kind, (
+            f"argument {name!r} should have JSON type {kind!r} (from its type hint), got {properties[name].get('type')!r}")
+        assert properties[name].get("description", "").strip(), (
+            f"argument {name!r} has no description in the schema: describe it in the docstring's Args section")
+    assert properties["limit"].get("default") == 3, "limit should default to 3"
+
+
+# ----------------------------------------------------------------------------- Exercise 4.2
+
+
+def tool_calls(*names: str) -> vf.AssistantMessage:
+    return vf.AssistantMessage(content=None, tool_calls=[
+        vf.ToolCall(id=f"call_{i}", name=name, arguments="{}") for i, name in enumerate(names)])
+
+
+def result(i: int = 0) -> vf.ToolMessage:
+    return vf.ToolMessage(tool_call_id=f"call_{i}", content="1. Chess\n   ...")
+
+
+FINAL = vf.AssistantMessage(content="Answer: 1997")
+CASES = [
+    ([tool_calls("search_articles"), result(), FINAL], 1.0, "search, result, answer"),
+    ([tool_calls("search_articles"), result(), tool_calls("read_article"), result(), FINAL], 1.0,
+     "search, read, answer"),
+    ([tool_calls("read_article", "search_articles"), result(0), result(1), FINAL], 1.0,
+     "one reply calling read_article and search_articles, then an answer"),
+    ([tool_calls("read_article"), result(), FINAL], 0.0, "read without searching, then answer"),
+    ([FINAL], 0.0, "an answer without any tool call"),
+    ([tool_calls("search_articles"), result()], 0.0, "a search but no final answer (the rollout hit max_turns)"),
+    ([], 0.0, "an empty completion"),
+]
+
+
+def test_ex4_2_searched_before_answering(nb):
+    for completion, expected, what in CASES:
+        got = call(nb.searched_before_answering, completion)
+        assert got == expected, f"searched_before_answering should be {expected} for: {what}; got {got!r}"
+
+
+def test_ex4_2_metric_in_a_rollout(nb):
+    nb.searched_before_answering([FINAL])
+    search_articles, read_article = nb.search_articles, nb.read_article
+    rubric = vf.Rubric(funcs=[answer_correct, nb.searched_before_answering], weights=[1.0, 0.0])
+    env = build(vf.ToolEnv, tools=[search_articles, read_article], eval_dataset=Dataset.from_list(QUESTIONS),
+                rubric=rubric, max_turns=6)
+    rows = rollouts(env, "scripted/tool-caller")
+    values = [row["metrics"]["searched_before_answering"] for row in rows]
+    assert values == [1.0] * len(rows), (
+        f"scripted/tool-caller searches, reads, then answers: the metric should be 1.0 in every rollout, got "
+        f"{values}")
+    rows = rollouts(env, replies("It was 1997."))
+    assert [row["metrics"]["searched_before_answering"] for row in rows] == [0.0] * len(rows), (
+        "a model that answers at once never searched: the metric should be 0.0")
+
+
+# ----------------------------------------------------------------------------- Exercise 4.3
+
+
+def make_budget_env(nb, max_searches: int):
+    return build(nb.SearchBudgetEnv, max_searches=max_searches, eval_dataset=Dataset.from_list(QUESTIONS[:2]),
+                 rubric=vf.Rubric(funcs=[answer_correct]), max_turns=6)
+
+
+def searches_three_times(messages, tools, rng):
+    k = sum(1 for m in messages if m.get("role") == "assistant")
+    if k < 3:
+        return Reply(tool_calls=[{"name": "search_articles", "arguments": json.dumps({"query": "chess"})}])
+    return Reply(content="Answer: chess")
+
+
+def test_ex4_3_update_tool_args(nb):
+    env = make_budget_env(nb, max_searches=2)
+    state = {"budget": {"searches_left": 2}}
+    args = env.update_tool_args("search_articles", {"query": "chess"}, [], state)
+    assert isinstance(args, dict) and args.get("query") == "chess", (
+        f"update_tool_args must return the model's arguments (query='chess') plus the injected ones, got {args!r}")
+    assert "budget" in args, "update_tool_args should add a 'budget' argument for search_articles"
+    assert args["budget"] is state["budget"], (
+        "inject this rollout's own budget object, state['budget'] (not a copy), so that spending it shows in the state")
+    args = env.update_tool_args("read_article", {"title": "Chess"}, [], state)
+    assert args == {"title": "Chess"}, (
+        f"arguments of other tools (read_article) should pass through unchanged, got {args!r}")
+
+    schema = {tool.name: tool for tool in env.tool_defs}["search_articles"].parameters
+    assert list(schema["properties"]) == ["query"], "the model must not see the budget argument"
+
+    rows = rollouts(env, searches_three_times, rollouts_per_example=2, state_columns=["budget"])
+    for row in rows:
+        tool_texts = [m["content"] for m in row["completion"] if m["role"] == "tool"]
+        assert len(tool_texts) == 3, f"expected three tool results per rollout, got {tool_texts}"
+        assert tool_texts[0].startswith("1. ") and tool_texts[1].startswith("1. "), (
+            f"the first two searches should run (max_searches=2), got {tool_texts[:2]}")
+        assert "budget" in tool_texts[2].lower(), (
+            f"the third search should be refused (budget used up), got {tool_texts[2]!r}. Each rollout "
+            "must get its own budget from its state")
+        assert row["budget"] == {"searches_left": 0}, f"each rollout's budget should end at 0, got {row['budget']}"
