@@ -16,6 +16,7 @@ or from a shell: ``python -m rlcourse.server --port 8000``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -38,6 +39,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from rlcourse.policies import Policy, Reply, count_tokens, default_policies
+from rlcourse.tinylm import TinyModelPolicy, resolve_model_path
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_TOKENS_LIMIT = 131072
@@ -64,6 +66,7 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_LIMIT)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_LIMIT)
     n: int = Field(default=1, ge=1, le=1)
+    top_k: int | None = Field(default=None, ge=-1)
     seed: int | None = None
     stream: bool = False
     logprobs: bool = False
@@ -147,9 +150,10 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or None
             return error_response(400, f"{where}: {first['msg']}" if where else first["msg"], param=where)
-        policy = registry.get(chat.model)
+        policy = await find_policy(chat.model)
         if policy is None:
-            return error_response(404, f"unknown model {chat.model!r}; available: {', '.join(sorted(registry))}",
+            return error_response(404, f"unknown model {chat.model!r}; available: {', '.join(sorted(registry))}, "
+                                  "or tiny/<name> / a folder holding a saved tiny model",
                                   param="model", kind="not_found_error")
         messages = chat.message_dicts()
         rng = random.Random(f"{chat.seed}:{raw.decode('utf-8', 'replace')}") if chat.seed is not None else shared_rng
@@ -161,12 +165,42 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
             count_tokens(json.dumps(m.get("content") or "")) for m in messages)
         return JSONResponse(completion_body(chat, reply, prompt_tokens))
 
+    async def find_policy(model_id: str) -> Policy | None:
+        """A registered policy, or a tiny model loaded on first use from ``tiny/<name>`` or a folder."""
+        if model_id in registry:
+            return registry[model_id]
+        path = resolve_model_path(model_id)
+        if path is None:
+            return None
+        policy = await asyncio.to_thread(TinyModelPolicy.from_pretrained, path, model_id)
+        return registry.setdefault(model_id, policy)
+
+    async def load_weights(request: Request) -> JSONResponse:
+        """POST {"model": id, "path": folder}: the served model takes the weights saved in ``path``."""
+        try:
+            payload = json.loads(await request.body())
+            model_id, path = payload["model"], payload["path"]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            return error_response(400, 'send a JSON object {"model": "<id>", "path": "<folder>"}')
+        policy = await find_policy(model_id)
+        if not isinstance(policy, TinyModelPolicy):
+            return error_response(404, f"{model_id!r} is not a tiny model served here", param="model",
+                                  kind="not_found_error")
+        if resolve_model_path(str(path)) is None:
+            return error_response(400, f"{path!r} holds no saved model (config.json missing)", param="path")
+        try:
+            await asyncio.to_thread(policy.load_weights, path)
+        except Exception as exc:  # wrong shapes, unreadable file: the old weights stay in place
+            return error_response(400, f"could not load weights from {path!r}: {exc}", param="path")
+        return JSONResponse({"status": "ok", "model": model_id, "path": str(path)})
+
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "models": sorted(registry)})
 
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/load_weights", load_weights, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
@@ -282,8 +316,12 @@ class InProcessClient(vf.OpenAIChatCompletionsClient):
     measure the environment alone.
     """
 
+    _unused_openai: AsyncOpenAI | None = None
+
     def __init__(self, policy: Policy | str, seed: int = 0):
-        super().__init__(AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="unused"))
+        if InProcessClient._unused_openai is None:  # verifiers wants one; it is never called
+            InProcessClient._unused_openai = AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="unused")
+        super().__init__(InProcessClient._unused_openai)
         self.policy = default_policies()[policy] if isinstance(policy, str) else policy
         self.rng = random.Random(seed)
 
@@ -295,5 +333,6 @@ class InProcessClient(vf.OpenAIChatCompletionsClient):
         request = ChatRequest.model_validate(payload)
         messages = request.message_dicts()
         reply = await self.policy.generate(messages, request.tools, self.rng, request)
-        prompt_tokens = sum(count_tokens(json.dumps(m.get("content") or "")) for m in messages)
+        prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else sum(
+            count_tokens(json.dumps(m.get("content") or "")) for m in messages)
         return ChatCompletion.model_validate(completion_body(request, reply, prompt_tokens))

@@ -192,6 +192,18 @@ def board_message(board: str, lead: str) -> str:
     return f"{lead}\n\nBoard:\n{render_board(board)}\n\nYour move."
 
 
+def opening_message(board: str, first_cell: int | None) -> str:
+    """The first user message: X starts (``first_cell`` None) or O has already taken ``first_cell``."""
+    if first_cell is None:
+        return board_message(board, "You play X and you move first.")
+    return board_message(board, f"You play X. O moved first and took cell {first_cell}.")
+
+
+def turn_message(board: str, cell: int, reply: int) -> str:
+    """The user message after X took ``cell`` and O answered ``reply`` (game not over)."""
+    return board_message(board, f"You took cell {cell}. O took cell {reply}.")
+
+
 # ---------------------------------------------------------------------------------------------
 # Datasets.
 # ---------------------------------------------------------------------------------------------
@@ -231,15 +243,12 @@ def make_examples(num_examples: int, seed: int, split: str, variant: str,
             model_starts = True
         else:
             model_starts = rng.random() < model_starts_prob
-        board = EMPTY_BOARD
-        if model_starts:
-            lead = "You play X and you move first."
-        else:
-            cell = opponent_move(board, "O", turn_rng(ex_seed, board), p, tie_break)
-            board = play(board, cell, "O")
-            lead = f"You play X. O moved first and took cell {cell}."
+        board, first_cell = EMPTY_BOARD, None
+        if not model_starts:
+            first_cell = opponent_move(board, "O", turn_rng(ex_seed, board), p, tie_break)
+            board = play(board, first_cell, "O")
         rows.append({
-            "question": board_message(board, lead),
+            "question": opening_message(board, first_cell),
             "answer": "",
             "info": {"seed": ex_seed, "random_move_prob": round(p, 6), "model_starts": model_starts,
                      "board": board, "difficulty_group": stratum},
@@ -310,7 +319,7 @@ class TicTacToeEnv(vf.MultiTurnEnv):
             return self._finish(state, "draw", f"O took cell {reply}. The board is full: draw.\n\n{render_board(board)}")
         if self._out_of_turns(state):
             return self._finish(state, None, f"O took cell {reply}. Turn limit reached: game over.\n\n{render_board(board)}")
-        return [vf.UserMessage(content=board_message(board, f"You took cell {cell}. O took cell {reply}."))]
+        return [vf.UserMessage(content=turn_message(board, cell, reply))]
 
     def _out_of_turns(self, state: vf.State) -> bool:
         return len(state["trajectory"]) >= self.max_turns

@@ -1,0 +1,391 @@
+"""A small, readable GRPO trainer with the CISPO objective, for the tictactoe environment on a CPU.
+
+One training step:
+
+1. take the next ``num_groups`` examples of the environment's train split (consecutive examples come
+   from different difficulty slices, so every batch spans the range: stratified sampling);
+2. play each example ``rollouts_per_example`` times through verifiers against the served model, which
+   returns the token ids and log-probs of every reply;
+3. score with the environment's rubric (rewards unchanged) and compute group-relative advantages,
+   ``reward - mean reward of the group``;
+4. one optimizer step on the CISPO loss over the model's own tokens;
+5. hand the new weights to the server, log, and now and then write a checkpoint atomically.
+
+A run killed at any point resumes from its last checkpoint and continues exactly as it would have:
+the examples of step ``s`` and the random streams of its rollouts depend only on ``(seed, s)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import verifiers as vf
+
+from rlcourse import tinylm
+from rlcourse.evaluation import run_coroutine
+from rlcourse.server import InProcessClient
+
+REWARD_NAMES = ("win_reward", "think_move_format", "invalid_move_made")
+
+
+@dataclass
+class RLSettings:
+    """One RL stage. ``batch_size`` rollouts per step = ``num_groups`` examples x ``rollouts_per_example``."""
+
+    steps: int = 100
+    batch_size: int = 256
+    rollouts_per_example: int = 8
+    learning_rate: float = 3e-4
+    temperature: float = 1.0
+    max_tokens: int = 48
+    clip_low: float = 0.2    # CISPO clips the importance weight to [1 - clip_low, 1 + clip_high]
+    clip_high: float = 0.28
+    max_grad_norm: float = 1.0
+    micro_batch_size: int = 64
+    min_random_move_prob: float = 0.0
+    max_random_move_prob: float = 1.0
+    max_turns: int = 8
+    checkpoint_every: int = 10
+    seed: int = 0
+
+    @property
+    def num_groups(self) -> int:
+        return self.batch_size // self.rollouts_per_example
+
+    def check(self) -> None:
+        if self.batch_size % self.rollouts_per_example:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of rollouts_per_example "
+                             f"({self.rollouts_per_example}): each example is played as one whole group")
+        if self.rollouts_per_example < 2:
+            raise ValueError("a group needs at least 2 rollouts, or every advantage is 0")
+        if not 0 <= self.min_random_move_prob <= self.max_random_move_prob <= 1:
+            raise ValueError("need 0 <= min_random_move_prob <= max_random_move_prob <= 1")
+
+
+# ---------------------------------------------------------------------------------------------
+# The two formulas of the lesson
+# ---------------------------------------------------------------------------------------------
+
+
+def group_advantages(rewards: list[float], group_size: int) -> list[float]:
+    """GRPO's advantage: each reward minus the mean reward of its group (consecutive ``group_size`` items)."""
+    if len(rewards) % group_size:
+        raise ValueError(f"{len(rewards)} rewards do not split into groups of {group_size}")
+    out = []
+    for start in range(0, len(rewards), group_size):
+        group = rewards[start : start + group_size]
+        mean = sum(group) / len(group)
+        out.extend(r - mean for r in group)
+    return out
+
+
+def cispo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
+               mask: torch.Tensor, clip_low: float = 0.2, clip_high: float = 0.28,
+               num_tokens: int | None = None) -> torch.Tensor:
+    """CISPO: ``-sum(sg(clip(ratio)) * advantage * logprob) / tokens`` over the masked tokens.
+
+    ``ratio = exp(logprobs - old_logprobs)`` is the importance weight between the policy being trained
+    and the one that sampled. CISPO clips that weight and detaches it, so every token keeps a gradient
+    (PPO-style clipping would zero the gradient of tokens whose ratio left the trust region).
+    ``advantages`` holds one value per sequence (shape [batch]) or per token; ``num_tokens`` normalises
+    by the whole batch when the loss is accumulated over micro-batches.
+    """
+    ratio = torch.exp(logprobs - old_logprobs)
+    weight = ratio.clamp(1.0 - clip_low, 1.0 + clip_high).detach()
+    if advantages.dim() == 1:
+        advantages = advantages.unsqueeze(-1)
+    per_token = -weight * advantages * logprobs * mask
+    denominator = num_tokens if num_tokens is not None else mask.sum().clamp(min=1)
+    return per_token.sum() / denominator
+
+
+# ---------------------------------------------------------------------------------------------
+# From verifiers trajectories to training sequences
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One training sequence: token ids, which tokens the model produced, their sampling log-probs."""
+
+    ids: list[int]
+    mask: list[int]
+    old_logprobs: list[float]
+    advantage: float
+
+
+def samples_from_state(state: dict, advantage: float) -> list[Sample]:
+    """Training sequences of one rollout.
+
+    Each model call is a trajectory step with the prompt ids, completion ids and log-probs the server
+    returned. When a step's prompt starts with the previous step's prompt + completion (true unless a
+    reply re-tokenised differently), the steps are merged into one sequence, which saves recomputing
+    the shared prefix.
+    """
+    samples: list[Sample] = []
+    current: Sample | None = None
+    for step in state.get("trajectory", []):
+        tokens = step.get("tokens")
+        if not tokens or not tokens.get("completion_ids"):
+            continue
+        prompt, completion = list(tokens["prompt_ids"]), list(tokens["completion_ids"])
+        logprobs = list(tokens["completion_logprobs"])
+        if current is not None and prompt[: len(current.ids)] == current.ids:
+            extra = prompt[len(current.ids):]
+            current.ids += extra + completion
+            current.mask += [0] * len(extra) + [1] * len(completion)
+            current.old_logprobs += [0.0] * len(extra) + logprobs
+        else:
+            current = Sample(prompt + completion, [0] * len(prompt) + [1] * len(completion),
+                             [0.0] * len(prompt) + logprobs, advantage)
+            samples.append(current)
+    return samples
+
+
+def token_logprobs(model, batch: list[Sample], temperature: float, pad_id: int) -> tuple[torch.Tensor, ...]:
+    """Right-padded tensors and the model's log-probs (at the sampling temperature) of each next token."""
+    width = max(len(s.ids) for s in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width))
+    old = torch.zeros((len(batch), width))
+    for row, sample in enumerate(batch):
+        n = len(sample.ids)
+        ids[row, :n] = torch.tensor(sample.ids)
+        attention[row, :n] = 1
+        mask[row, :n] = torch.tensor(sample.mask, dtype=torch.float)
+        old[row, :n] = torch.tensor(sample.old_logprobs)
+    logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
+    logits = logits / (temperature if temperature > 0 else 1.0)
+    all_logprobs = torch.log_softmax(logits, dim=-1)
+    targets = ids[:, 1:]
+    logprobs = all_logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    entropy = -(all_logprobs.exp() * all_logprobs).sum(-1)
+    return logprobs, old[:, 1:], mask[:, 1:], entropy
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunState:
+    step: int = 0
+    log: list[dict] = field(default_factory=list)
+
+
+class Trainer:
+    """GRPO + CISPO on the tictactoe environment. ``run_dir`` holds checkpoints and logs."""
+
+    def __init__(self, model_path: str | Path, run_dir: str | Path, settings: RLSettings,
+                 env_args: dict | None = None, model_id: str = "tiny/ttt-rl"):
+        settings.check()
+        self.settings = settings
+        self.run_dir = Path(run_dir)
+        self.model_id = model_id
+        self.checkpoint_dir = self.run_dir / "checkpoint"
+        start_from = self.checkpoint_dir if (self.checkpoint_dir / "state.json").exists() else Path(model_path)
+        self.model, self.tokenizer = tinylm.load(start_from)
+        self.model.train()
+        served, _ = tinylm.load(start_from)
+        self.policy = tinylm.TinyModelPolicy(served, self.tokenizer, name=model_id, max_batch=settings.batch_size,
+                                             batch_window_s=0.0)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.learning_rate, weight_decay=0.0,
+                                           betas=(0.9, 0.99))
+        self.state = RunState()
+        if start_from == self.checkpoint_dir:
+            self._load_checkpoint()
+        args = {"num_train_examples": settings.steps * settings.num_groups, "num_groups": settings.num_groups,
+                "min_random_move_prob": settings.min_random_move_prob,
+                "max_random_move_prob": settings.max_random_move_prob, "max_turns": settings.max_turns,
+                "num_eval_examples": 1, "seed": settings.seed, **(env_args or {})}
+        self.env = vf.load_environment("tictactoe", **args)
+        self.dataset = self.env.get_dataset()
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _load_checkpoint(self) -> None:
+        saved = json.loads((self.checkpoint_dir / "state.json").read_text())
+        self.state = RunState(step=saved["step"], log=saved["log"])
+        self.optimizer.load_state_dict(torch.load(self.checkpoint_dir / "optimizer.pt", weights_only=True))
+
+    def save_checkpoint(self) -> None:
+        """Model, tokenizer, optimizer and log in a temporary folder, then renamed: never half-written."""
+        tmp = self.run_dir / f".checkpoint.tmp-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        self.model.save_pretrained(tmp)
+        self.tokenizer.save_pretrained(tmp)
+        torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps({"step": self.state.step, "log": self.state.log,
+                                                    "settings": asdict(self.settings)}))
+        tinylm._replace_dir(tmp, self.checkpoint_dir)
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def rollout_seed(self, step: int, example: int, k: int) -> int:
+        return random.Random(f"rl:{self.settings.seed}:{step}:{example}:{k}").getrandbits(63)
+
+    async def _play(self, step: int) -> list[dict]:
+        s = self.settings
+        first = step * s.num_groups
+        rows = [self.dataset[i] for i in range(first, first + s.num_groups)]
+        sampling = {"temperature": s.temperature, "max_tokens": s.max_tokens, "logprobs": True,
+                    "extra_body": {"return_token_ids": True}}
+        tasks = []
+        for g, row in enumerate(rows):
+            for k in range(s.rollouts_per_example):
+                rollout_input = {"prompt": row["prompt"], "answer": row.get("answer", ""), "info": row["info"],
+                                 "example_id": row["example_id"]}
+                client = InProcessClient(self.policy, seed=self.rollout_seed(step, g, k))
+                tasks.append(self.env.rollout(rollout_input, client, self.model_id, sampling))
+        states = await asyncio.gather(*tasks)
+        for g in range(s.num_groups):
+            group = states[g * s.rollouts_per_example : (g + 1) * s.rollouts_per_example]
+            await self.env.rubric.score_group(group)
+        return states
+
+    def train_step(self) -> dict:
+        s = self.settings
+        step = self.state.step
+        start = time.time()
+        states = run_coroutine(self._play(step))
+        generation_s = time.time() - start
+
+        rewards = [float(st.get("reward") or 0.0) for st in states]
+        advantages = group_advantages(rewards, s.rollouts_per_example)
+        samples = [smp for st, adv in zip(states, advantages) if adv != 0.0 for smp in samples_from_state(st, adv)]
+
+        start = time.time()
+        stats = self._optimize(samples)
+        training_s = time.time() - start
+        self.policy.load_weights(self.model)
+
+        self.state.step += 1
+        groups = [rewards[i : i + s.rollouts_per_example] for i in range(0, len(rewards), s.rollouts_per_example)]
+        zero_signal = sum(max(g) == min(g) for g in groups) / len(groups)
+        row = {"step": self.state.step, "reward": sum(rewards) / len(rewards), **self._game_metrics(states),
+               "zero_signal_groups": zero_signal,
+               **stats, "generation_s": round(generation_s, 3), "training_s": round(training_s, 3)}
+        self.state.log.append(row)
+        return row
+
+    def _optimize(self, samples: list[Sample]) -> dict:
+        s = self.settings
+        if not samples:
+            return {"trained_sequences": 0, "entropy": None, "clipped_share": 0.0, "loss": 0.0}
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        total_tokens = sum(sum(x.mask) for x in samples)
+        loss_sum, entropy_sum, clipped = 0.0, 0.0, 0.0
+        for start in range(0, len(samples), s.micro_batch_size):
+            batch = samples[start : start + s.micro_batch_size]
+            logprobs, old, mask, entropy = token_logprobs(self.model, batch, s.temperature, self.tokenizer.pad_token_id)
+            advantages = torch.tensor([x.advantage for x in batch])
+            loss = cispo_loss(logprobs, old, advantages, mask, s.clip_low, s.clip_high, num_tokens=total_tokens)
+            loss.backward()
+            loss_sum += float(loss)
+            with torch.no_grad():
+                entropy_sum += float((entropy * mask).sum())
+                ratio = torch.exp(logprobs - old)
+                clipped += float((((ratio < 1 - s.clip_low) | (ratio > 1 + s.clip_high)).float() * mask).sum())
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.max_grad_norm)
+        self.optimizer.step()
+        self.model.eval()
+        return {"trained_sequences": len(samples), "loss": loss_sum, "entropy": entropy_sum / total_tokens,
+                "clipped_share": clipped / total_tokens, "grad_norm": float(grad_norm)}
+
+    @staticmethod
+    def _game_metrics(states: list[dict]) -> dict:
+        n = len(states)
+        metrics = {name: sum(float(st.get("metrics", {}).get(name, 0.0) or 0.0) for st in states) / n
+                   for name in REWARD_NAMES}
+        outcomes = [st.get("outcome") for st in states]
+        metrics.update({
+            "win": outcomes.count("win") / n, "draw": outcomes.count("draw") / n,
+            "loss": sum(o not in ("win", "draw") for o in outcomes) / n,
+            "games_with_invalid_moves": sum(1 for st in states if st.get("invalid_moves") or st.get("error")) / n,
+        })
+        return metrics
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self, output_path: str | Path | None = None, progress: Callable[[dict], None] | None = print,
+            stop_after: int | None = None) -> list[dict]:
+        """Train until ``settings.steps`` (or ``stop_after`` more steps), checkpointing as it goes.
+
+        Saves the final model to ``output_path`` (model + tokenizer, loadable by the server).
+        """
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        done_now = 0
+        while self.state.step < self.settings.steps:
+            if stop_after is not None and done_now >= stop_after:
+                return self.state.log
+            row = self.train_step()
+            done_now += 1
+            self._write_log()
+            if progress:
+                progress(row)
+            if self.state.step % self.settings.checkpoint_every == 0 or self.state.step == self.settings.steps:
+                self.save_checkpoint()
+        if output_path is not None:
+            tinylm.save(self.model, self.tokenizer, output_path)
+        return self.state.log
+
+    def _write_log(self) -> None:
+        tmp = self.run_dir / "log.jsonl.tmp"
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in self.state.log))
+        tmp.replace(self.run_dir / "log.jsonl")
+
+
+def read_log(run_dir: str | Path) -> list[dict]:
+    path = Path(run_dir) / "log.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def format_step(row: dict) -> str:
+    return (f"step {row['step']:4d}  reward {row['reward']:.3f}  win {row['win']:.2f} draw {row['draw']:.2f} "
+            f"loss {row['loss']:.2f}  invalid {row['games_with_invalid_moves']:.2f}  "
+            f"entropy {row['entropy'] if row['entropy'] is None else round(row['entropy'], 3)}  "
+            f"gen {row['generation_s']:.1f}s train {row['training_s']:.1f}s")
+
+
+def plot_log(log: list[dict], path: str | Path | None = None, title: str = "RL run"):
+    """Reward, outcomes, entropy and time per step."""
+    import matplotlib
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in log]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    axes[0].plot(steps, [r["reward"] for r in log], label="reward")
+    for name in REWARD_NAMES:
+        axes[0].plot(steps, [r[name] for r in log], label=name, alpha=0.7)
+    axes[0].set_title("reward (total and per function)")
+    axes[0].legend(fontsize=7)
+    for name in ("win", "draw", "loss", "games_with_invalid_moves"):
+        axes[1].plot(steps, [r[name] for r in log], label=name)
+    axes[1].set_title("share of training games")
+    axes[1].legend(fontsize=7)
+    axes[2].plot(steps, [r["entropy"] if r["entropy"] is not None else float("nan") for r in log], label="entropy")
+    axes[2].set_title("mean token entropy")
+    for ax in axes:
+        ax.set_xlabel("step")
+    fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+

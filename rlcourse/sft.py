@@ -1,0 +1,77 @@
+"""SFT warm-up with TRL's SFTTrainer on the CPU, loss on assistant tokens only.
+
+The tokenizer's chat template marks assistant turns with ``{% generation %}``, which is what TRL's
+``assistant_only_loss`` needs: the system prompt, the boards and the opponent's moves are context, only
+the model's own replies are learned.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset
+from transformers import TrainerCallback
+from trl import SFTConfig, SFTTrainer
+
+from rlcourse import tinylm
+
+
+@dataclass
+class SFTSettings:
+    max_steps: int = 300
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    warmup_steps: int = 20
+    seq_len: int = 320
+    seed: int = 0
+    logging_steps: int = 10
+
+
+class _LossLog(TrainerCallback):
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.rows.append({"step": state.global_step, "loss": float(logs["loss"])})
+
+
+def train_sft(model, tokenizer, conversations: list[list[dict]], output_dir: str | Path,
+              settings: SFTSettings | None = None, progress: bool = True) -> dict:
+    """Fine-tune ``model`` on ``conversations`` and save it to ``output_dir``. Returns the loss log."""
+    settings = settings or SFTSettings()
+    output_dir = Path(output_dir)
+    config = SFTConfig(
+        output_dir=str(output_dir.with_name(output_dir.name + "-trainer")),
+        max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=settings.warmup_steps,
+        weight_decay=0.0,
+        max_length=settings.seq_len,
+        assistant_only_loss=True,
+        packing=False,
+        logging_steps=settings.logging_steps,
+        save_strategy="no",
+        report_to=[],
+        seed=settings.seed,
+        data_seed=settings.seed,
+        disable_tqdm=not progress,
+        dataloader_pin_memory=False,
+        bf16=False,
+        gradient_checkpointing=False,
+        use_cpu=True,
+    )
+    dataset = Dataset.from_list([{"messages": c} for c in conversations])
+    log = _LossLog()
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                         callbacks=[log])
+    start = time.time()
+    trainer.train()
+    seconds = time.time() - start
+    model.eval()
+    tinylm.save(model, tokenizer, output_dir)
+    return {"loss": log.rows, "seconds": seconds, "examples": len(conversations), **settings.__dict__}

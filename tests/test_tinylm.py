@@ -1,0 +1,191 @@
+"""Tiny models: tokenizer and chat template, batched generation, token ids / log-probs, weight reload."""
+
+import asyncio
+import json
+import random
+import urllib.request
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+import tictactoe as ttt
+from rlcourse import tinylm
+from rlcourse.evaluation import run_coroutine
+from rlcourse.server import ChatRequest, InProcessClient, LocalServer
+
+SMALL = tinylm.ModelSize(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_positions=512)
+
+
+def teacher_conversation(seed: int) -> list[dict]:
+    """A plausible full game conversation, built from the environment's own messages."""
+    rng = random.Random(seed)
+    board = ttt.EMPTY_BOARD
+    messages = [{"role": "system", "content": ttt.FULL_SYSTEM_PROMPT},
+                {"role": "user", "content": ttt.opening_message(board, None)}]
+    while True:
+        cell = rng.choice(ttt.legal_moves(board))
+        messages.append({"role": "assistant", "content": f"<think>I try {cell}.</think>\n<move>{cell}</move>"})
+        board = ttt.play(board, cell, "X")
+        if ttt.is_over(board):
+            return messages
+        reply = rng.choice(ttt.legal_moves(board))
+        board = ttt.play(board, reply, "O")
+        if ttt.is_over(board):
+            return messages
+        messages.append({"role": "user", "content": ttt.turn_message(board, cell, reply)})
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    conversations = [teacher_conversation(i) for i in range(60)]
+    bootstrap = tinylm.build_tokenizer(["seed text"], vocab_size=300)
+    tokenizer = tinylm.build_tokenizer([tinylm.render(bootstrap, c) for c in conversations], vocab_size=400)
+    root = tmp_path_factory.mktemp("models")
+    tinylm.save(tinylm.new_model(tokenizer, SMALL, seed=1), tokenizer, root / "a")
+    tinylm.save(tinylm.new_model(tokenizer, SMALL, seed=2), tokenizer, root / "b")
+    return root
+
+
+def test_template_round_trip_and_assistant_mask(tiny_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir / "a")
+    conversation = teacher_conversation(7)
+    text = tinylm.render(tokenizer, conversation)
+    ids = tinylm.encode_chat(tokenizer, conversation, add_generation_prompt=False)
+    assert tokenizer.decode(ids) == text
+    # every board cell is one token: the digits and marks never merge with separators
+    pieces = tokenizer.convert_ids_to_tokens(tinylm.encode_chat(tokenizer, conversation[:2]))
+    assert sum(p in list("012345678XO") for p in pieces) >= 9 + 9
+    # text never seen in training still round-trips exactly (byte-level BPE)
+    odd = "Ünïcödé ✓ <move>٣</move> \x00\t tabs"
+    assert tokenizer.decode(tokenizer(odd, add_special_tokens=False)["input_ids"]) == odd
+    # the template marks exactly the assistant turns (+ their end token) for assistant-only loss
+    encoded = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True,
+                                            return_assistant_tokens_mask=True)
+    assert encoded["input_ids"] == ids
+    masked = tokenizer.decode([i for i, m in zip(ids, encoded["assistant_masks"]) if m])
+    replies = [m["content"] for m in conversation if m["role"] == "assistant"]
+    assert masked == "".join(r + tinylm.END for r in replies)
+    # generation prompt ends with the assistant role token
+    assert tinylm.render(tokenizer, conversation[:2], add_generation_prompt=True).endswith("<|assistant|>")
+
+
+def test_saved_model_loads_with_auto_classes(tiny_dir):
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir / "a")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir / "a")
+    assert model.config.model_type == "llama"
+    assert tokenizer.chat_template == tinylm.CHAT_TEMPLATE
+    assert tokenizer.eos_token == tinylm.END and tokenizer.pad_token == tinylm.PAD
+
+
+def request(**fields):
+    return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "x"}], **fields})
+
+
+def test_batched_generation_matches_forward_pass_and_is_batch_independent(tiny_dir):
+    policy = tinylm.TinyModelPolicy.from_pretrained(tiny_dir / "a", batch_window_s=0.0)
+    conversations = [teacher_conversation(i)[: 2 + 2 * (i % 3)] for i in range(24)]  # different lengths
+
+    async def many():
+        return await asyncio.gather(*[policy.generate(c, None, random.Random(i), request(temperature=0.8, max_tokens=12))
+                                      for i, c in enumerate(conversations)])
+
+    replies = run_coroutine(many())
+    assert max(policy.batch_sizes) > 1, "concurrent requests should share a batch"
+    for reply in replies:
+        assert reply.prompt_token_ids == tinylm.encode_chat(policy.tokenizer, conversations[replies.index(reply)])
+        expected = tinylm.logprobs_of(policy.model, reply.prompt_token_ids, reply.token_ids, temperature=0.8)
+        got = [entry["logprob"] for entry in reply.logprobs]
+        assert got == pytest.approx(expected, abs=1e-4)
+        assert reply.completion_tokens == len(reply.token_ids) <= 12
+    # the same request alone (batch of one) gives the same tokens: each request has its own random stream
+    alone = run_coroutine(policy.generate(conversations[5], None, random.Random(5), request(temperature=0.8, max_tokens=12)))
+    assert alone.token_ids == replies[5].token_ids
+
+
+def test_sampling_settings(tiny_dir):
+    policy = tinylm.TinyModelPolicy.from_pretrained(tiny_dir / "a")
+    conversation = teacher_conversation(3)[:2]
+    greedy = [run_coroutine(policy.generate(conversation, None, random.Random(i), request(temperature=0, max_tokens=8)))
+              for i in range(3)]
+    assert len({tuple(r.token_ids) for r in greedy}) == 1
+    logits = policy.model(input_ids=torch.tensor([greedy[0].prompt_token_ids])).logits[0, -1]
+    assert greedy[0].token_ids[0] == int(logits.argmax())
+    # top_k=1 is greedy too, whatever the temperature
+    top1 = run_coroutine(policy.generate(conversation, None, random.Random(9), request(temperature=2.0, top_k=1, max_tokens=8)))
+    assert top1.token_ids == greedy[0].token_ids
+    # max_tokens is respected and reported as finish_reason "length"
+    short = run_coroutine(policy.generate(conversation, None, random.Random(1), request(temperature=1.0, max_tokens=3)))
+    assert len(short.token_ids) <= 3
+    if short.token_ids[-1] != policy.tokenizer.eos_token_id:
+        assert short.finish_reason == "length"
+    # the distribution helper keeps only the top-p nucleus
+    logits = torch.tensor([[3.0, 2.0, 1.0, -5.0]])
+    _, probs = tinylm.sampling_distribution(logits, torch.tensor([1.0]), torch.tensor([0.7]), torch.tensor([0]))
+    assert probs[0, 0] > 0 and probs[0, 1] > 0 and probs[0, 2] == 0 and probs[0, 3] == 0
+
+
+def test_too_long_conversation_is_a_clear_error(tiny_dir):
+    policy = tinylm.TinyModelPolicy.from_pretrained(tiny_dir / "a")
+    huge = [{"role": "user", "content": "0 1 2 3 4 5 6 7 8 " * 200}]
+    with pytest.raises(ValueError, match="at most 512"):
+        run_coroutine(policy.generate(huge, None, random.Random(0), request()))
+
+
+def post(url: str, body: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_server_returns_token_ids_logprobs_and_reloads_weights(tiny_dir, monkeypatch):
+    monkeypatch.setenv("COURSE_MODELS_DIR", str(tiny_dir))
+    model_a, tokenizer = tinylm.load(tiny_dir / "a")
+    model_b, _ = tinylm.load(tiny_dir / "b")
+    messages = teacher_conversation(4)[:2]
+    body = {"model": "tiny/a", "messages": messages, "temperature": 1.0, "max_tokens": 10, "seed": 3,
+            "logprobs": True, "return_token_ids": True}
+    with LocalServer() as server:
+        status, reply = post(f"{server.base_url}/chat/completions", body)
+        assert status == 200, reply
+        prompt_ids, choice = reply["prompt_token_ids"], reply["choices"][0]
+        assert prompt_ids == tinylm.encode_chat(tokenizer, messages)
+        logprobs = [entry["logprob"] for entry in choice["logprobs"]["content"]]
+        assert logprobs == pytest.approx(tinylm.logprobs_of(model_a, prompt_ids, choice["token_ids"]), abs=1e-4)
+        assert reply["usage"]["completion_tokens"] == len(choice["token_ids"])
+        assert post(f"{server.base_url}/chat/completions", body)[1]["choices"][0]["token_ids"] == choice["token_ids"]
+
+        status, answer = post(f"{server.base_url}/load_weights", {"model": "tiny/a", "path": str(tiny_dir / "b")})
+        assert status == 200, answer
+        status, reply = post(f"{server.base_url}/chat/completions", body)
+        choice = reply["choices"][0]
+        logprobs = [entry["logprob"] for entry in choice["logprobs"]["content"]]
+        assert logprobs == pytest.approx(tinylm.logprobs_of(model_b, prompt_ids, choice["token_ids"]), abs=1e-4)
+
+        for bad in ({"model": "tiny/a", "path": str(tiny_dir / "missing")}, {"model": "tiny/a"},
+                    {"model": "scripted/ttt-random", "path": str(tiny_dir / "b")}):
+            status, answer = post(f"{server.base_url}/load_weights", bad)
+            assert status in (400, 404) and "error" in answer
+        status, answer = post(f"{server.base_url}/chat/completions", {**body, "model": "tiny/none"})
+        assert status == 404 and "tiny/<name>" in answer["error"]["message"]
+
+
+def test_tiny_model_plays_through_verifiers_with_tokens(tiny_dir):
+    """An untrained model mostly writes garbage: the environment must still finish every game."""
+    import verifiers as vf
+
+    policy = tinylm.TinyModelPolicy.from_pretrained(tiny_dir / "a")
+    env = vf.load_environment("tictactoe", num_eval_examples=8)
+    results = run_coroutine(env.evaluate(
+        client=InProcessClient(policy), model="tiny/a", num_examples=8, rollouts_per_example=1,
+        sampling_args={"temperature": 1.0, "max_tokens": 16, "logprobs": True, "extra_body": {"return_token_ids": True}},
+        state_columns=["trajectory"], on_start=lambda *a, **k: None, on_progress=lambda *a, **k: None,
+        on_log=lambda *a, **k: None))
+    outputs = results["outputs"]
+    assert len(outputs) == 8
+    steps = [step for out in outputs for step in out["trajectory"]]
+    assert steps and all(step["tokens"] and len(step["tokens"]["completion_logprobs"]) ==
+                         len(step["tokens"]["completion_ids"]) for step in steps)
