@@ -1,0 +1,114 @@
+"""GRPO/CISPO trainer: the formulas on hand-computed values, trajectory -> samples, resume after a kill."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from rlcourse import rl, tinylm
+from test_tinylm import SMALL, teacher_conversation
+
+
+def test_group_advantages_by_hand():
+    rewards = [1.0, 0.5, 0.5, 0.0, 1.2, 1.2, 1.2, 1.2]
+    assert rl.group_advantages(rewards, 4) == pytest.approx([0.5, 0.0, 0.0, -0.5, 0.0, 0.0, 0.0, 0.0])
+    with pytest.raises(ValueError):
+        rl.group_advantages(rewards, 3)
+
+
+def test_cispo_loss_by_hand():
+    logprobs = torch.tensor([[-1.0, -2.0, -0.5]], requires_grad=True)
+    old = torch.tensor([[-1.2, -2.0, -1.0]])   # ratios e^0.2 = 1.2214, 1, e^0.5 = 1.6487 (clipped to 1.28)
+    mask = torch.tensor([[1.0, 1.0, 0.0]])      # the third token is not the model's: ignored
+    loss = rl.cispo_loss(logprobs, old, torch.tensor([0.5]), mask, clip_low=0.2, clip_high=0.28)
+    expected = -(math.exp(0.2) * 0.5 * -1.0 + 1.0 * 0.5 * -2.0) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    loss.backward()
+    # the clipped weight is a constant: d loss / d logprob = -weight * advantage / tokens
+    assert logprobs.grad.tolist()[0] == pytest.approx([-math.exp(0.2) * 0.5 / 2, -0.5 / 2, 0.0], rel=1e-5)
+
+    # a ratio above 1 + clip_high is clipped, and the token still gets a gradient (unlike PPO's clip)
+    logprobs = torch.tensor([[-0.5]], requires_grad=True)
+    loss = rl.cispo_loss(logprobs, torch.tensor([[-1.0]]), torch.tensor([2.0]), torch.ones(1, 1))
+    assert loss.item() == pytest.approx(-1.28 * 2.0 * -0.5)
+    loss.backward()
+    assert float(logprobs.grad) == pytest.approx(-1.28 * 2.0)
+    # a negative advantage pushes the log-prob down
+    assert float(rl.cispo_loss(torch.tensor([[-0.1]]), torch.tensor([[-0.1]]), torch.tensor([-1.0]),
+                               torch.ones(1, 1))) == pytest.approx(-0.1)
+
+
+def step(prompt, completion, logprobs):
+    return {"tokens": {"prompt_ids": prompt, "completion_ids": completion, "completion_logprobs": logprobs}}
+
+
+def test_samples_merge_turns_that_share_a_prefix():
+    state = {"trajectory": [step([1, 2], [3, 4], [-0.1, -0.2]), step([1, 2, 3, 4, 5, 6], [7], [-0.3])]}
+    [sample] = rl.samples_from_state(state, advantage=0.25)
+    assert sample.ids == [1, 2, 3, 4, 5, 6, 7]
+    assert sample.mask == [0, 0, 1, 1, 0, 0, 1]
+    assert sample.old_logprobs == [0, 0, -0.1, -0.2, 0, 0, -0.3]
+    assert sample.advantage == 0.25
+    # a turn whose prompt does not extend the previous one (re-tokenised reply) becomes its own sequence
+    state = {"trajectory": [step([1, 2], [3, 4], [-0.1, -0.2]), step([1, 2, 9, 5], [7], [-0.3]),
+                            {"tokens": None}]}
+    assert [s.ids for s in rl.samples_from_state(state, 1.0)] == [[1, 2, 3, 4], [1, 2, 9, 5, 7]]
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="multiple"):
+        rl.RLSettings(batch_size=10, rollouts_per_example=4).check()
+    with pytest.raises(ValueError, match="at least 2"):
+        rl.RLSettings(batch_size=8, rollouts_per_example=1).check()
+    assert rl.RLSettings(batch_size=256, rollouts_per_example=8).num_groups == 32
+
+
+@pytest.fixture(scope="module")
+def start_model(tmp_path_factory):
+    conversations = [teacher_conversation(i) for i in range(40)]
+    bootstrap = tinylm.build_tokenizer(["x"], vocab_size=300)
+    tokenizer = tinylm.build_tokenizer([tinylm.render(bootstrap, c) for c in conversations], vocab_size=400)
+    path = tmp_path_factory.mktemp("rl") / "start"
+    tinylm.save(tinylm.new_model(tokenizer, SMALL, seed=3), tokenizer, path)
+    return path
+
+
+TINY_RUN = dict(steps=3, batch_size=8, rollouts_per_example=4, max_tokens=12, checkpoint_every=1,
+                micro_batch_size=4, learning_rate=1e-2)
+
+
+def test_resume_after_kill_gives_the_same_run(start_model, tmp_path):
+    reference = rl.Trainer(start_model, tmp_path / "reference", rl.RLSettings(**TINY_RUN))
+    log = reference.run(progress=None)
+    assert [row["step"] for row in log] == [1, 2, 3]
+    assert all(row["trained_sequences"] >= 0 and row["generation_s"] >= 0 for row in log)
+
+    # a second run in a child process, killed with SIGKILL once its first checkpoint exists
+    run_dir = tmp_path / "killed"
+    code = ("import sys; from rlcourse import rl; "
+            f"rl.Trainer(sys.argv[1], sys.argv[2], rl.RLSettings(**{TINY_RUN!r})).run(progress=None)")
+    child = subprocess.Popen([sys.executable, "-c", code, str(start_model), str(run_dir)],
+                             env={**os.environ, "PYTHONPATH": os.getcwd()})
+    state_file = run_dir / "checkpoint" / "state.json"
+    deadline = time.time() + 300
+    while not state_file.exists() and time.time() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    saved_step = json.loads(state_file.read_text())["step"]
+    assert 1 <= saved_step <= 3
+
+    resumed = rl.Trainer(start_model, run_dir, rl.RLSettings(**TINY_RUN))
+    assert resumed.state.step == saved_step
+    log_after = resumed.run(progress=None)
+    keys = ("reward", "win", "draw", "loss", "trained_sequences", "loss", "entropy")
+    assert [[row[k] for k in keys] for row in log_after] == [[row[k] for k in keys] for row in log]
+    for (name, a), (_, b) in zip(reference.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert not list(run_dir.glob(".checkpoint.tmp-*")), "no half-written checkpoint left behind"
