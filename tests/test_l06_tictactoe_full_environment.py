@@ -90,6 +90,22 @@ def test_ex6_1_game_value_on_every_reachable_position(nb):
 # ---------------------------------------------------------------------------------------------
 
 
+def require_exercise_6_1(nb) -> None:
+    """opponent_move builds on best_replies, which uses the learner's game_value: say so if that is broken."""
+    problem = None
+    try:
+        for board in ("X........", "XX..O....", "X...O...X", EMPTY_BOARD):
+            if nb.best_replies(board, "O") != tictactoe.best_moves(board, "O"):
+                problem = f"best_replies(board, 'O') is wrong on{shown(board)}"
+                break
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        problem = f"best_replies raised {type(exc).__name__}: {exc}"
+    assert problem is None, (f"opponent_move relies on best_replies, which uses your game_value from exercise 6.1, and "
+                             f"{problem}: run check('6.1') and fix game_value first")
+
+
 def moves_seen(nb, board: str, wanted: set[int], p: float = 0.0, limit: int = 400) -> Counter:
     """Draw moves with seeded generators until every move in ``wanted`` has shown up (or ``limit`` draws)."""
     seen: Counter = Counter()
@@ -101,6 +117,7 @@ def moves_seen(nb, board: str, wanted: set[int], p: float = 0.0, limit: int = 40
 
 
 def test_ex6_2_opponent_chooses_uniformly_among_best_moves(nb):
+    require_exercise_6_1(nb)
     # The empty board (O opens): all nine moves are equally good.
     counts = Counter(nb.opponent_move(EMPTY_BOARD, random.Random(k), 0.0) for k in range(1800))
     assert set(counts) == set(range(9)), (
@@ -122,6 +139,7 @@ def test_ex6_2_opponent_chooses_uniformly_among_best_moves(nb):
 
 
 def test_ex6_2_random_move_probability_and_seeded_generator(nb):
+    require_exercise_6_1(nb)
     board = "X........"  # O to move; eight free cells
     counts = Counter(nb.opponent_move(board, random.Random(k), 1.0) for k in range(1600))
     assert set(counts) == set(legal_moves(board)), \
