@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lab serve bench clean lessons reset-lesson
+.PHONY: setup demo tour test lab serve bench clean lessons reset-lesson
 
 $(STAMP): requirements.txt pyproject.toml $(wildcard envs/*/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] in ((3,11),(3,12),(3,13)), "Python 3.11-3.13 needed, found " + sys.version' 
@@ -17,8 +17,11 @@ $(STAMP): requirements.txt pyproject.toml $(wildcard envs/*/pyproject.toml)
 
 setup: $(STAMP) ## install everything into .venv
 
-demo: setup ## evaluate the scripted policies on every environment, offline
-	$(PY) -m rlcourse.demo
+demo: setup ## the whole story offline: teacher data -> SFT -> RL -> evaluation -> audit (outputs/pipeline)
+	$(PY) -m rlcourse.pipeline
+
+tour: setup ## evaluate the scripted stand-in policies on every environment (one minute)
+	$(PY) -m rlcourse.tour
 
 test: setup ## run the whole test suite, graders and solution notebooks (quick mode) included
 	COURSE_QUICK=1 $(PY) -m pytest -q
@@ -36,8 +39,9 @@ lab: setup ## open the course in JupyterLab
 serve: setup ## run the local OpenAI-compatible server on 127.0.0.1:8000
 	$(PY) -m rlcourse.server --port 8000
 
-bench: setup ## measure games/s, environment time share and server requests/s
+bench: setup ## measure games/s, environment time share, server requests/s, batched vs one-at-a-time generation
 	$(PY) benchmarks/bench_tictactoe.py
+	$(PY) benchmarks/bench_generation.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -130,3 +130,21 @@ def audit_model(path, variant: str = "full") -> AuditResult:
     """Audit the tiny model saved in ``path``."""
     model, tokenizer = tinylm.load(path)
     return audit(greedy_move_fn(model, tokenizer), variant)
+
+
+def teacher_move_fn():
+    """The scripted teacher as a ``move_fn``. Its random corner/edge choice is seeded by the board, so it
+    is one fixed policy (the teacher always picks the same cell in the same position)."""
+    import random
+
+    from rlcourse.scripted import teacher_move
+
+    def move_fn(conversations: list[list[dict]]) -> list[str]:
+        replies = []
+        for messages in conversations:
+            board = ttt.parse_board(messages[-1]["content"])
+            cell, thought = teacher_move(board, random.Random(board))
+            replies.append(f"<think>{thought}</think>\n<move>{cell}</move>")
+        return replies
+
+    return move_fn

@@ -65,20 +65,22 @@ def backend_from_env(local_server=None) -> Backend:
     return backend
 
 
-def evaluate(env: vf.Environment | str, model: str, backend: Backend, num_examples: int = 20,
+def evaluate(env: vf.Environment | str, model: str, backend: "Backend | vf.Client", num_examples: int = 20,
              rollouts_per_example: int = 1, env_args: dict | None = None,
              sampling_args: dict | None = None, max_concurrent: int = 32,
              state_columns: list[str] | None = None, progress: bool = False) -> list[dict[str, Any]]:
     """Evaluate ``model`` on ``env`` (an Environment or an env id) and return one plain dict per rollout.
 
-    The rollouts are the first ``num_examples`` examples of the environment's eval split, each played
+    ``backend`` is a :class:`Backend` (an OpenAI-compatible URL) or a verifiers client such as
+    :class:`rlcourse.server.InProcessClient`. The rollouts are the first ``num_examples`` examples of
+    the environment's eval split, each played
     ``rollouts_per_example`` times; with a seeded environment two models meet the same games.
     """
     if isinstance(env, str):
         env = vf.load_environment(env, **(env_args or {}))
     silence = {} if progress else {"on_start": _ignore, "on_progress": _ignore, "on_log": _ignore}
     results = run_coroutine(env.evaluate(
-        client=backend.client_config(), model=model, sampling_args=sampling_args or {},
+        client=backend.client_config() if isinstance(backend, Backend) else backend, model=model, sampling_args=sampling_args or {},
         num_examples=num_examples, rollouts_per_example=rollouts_per_example,
         max_concurrent=max_concurrent, state_columns=state_columns or [], **silence))
     return [json.loads(json.dumps(dict(row), default=make_serializable)) for row in results["outputs"]]

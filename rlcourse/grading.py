@@ -17,12 +17,14 @@ whose attributes are the notebook's globals (``nb.reverse_text(...)``). Graders 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import inspect
 import itertools
 import linecache
 import re
+import signal
 import sys
 import tempfile
 import threading
@@ -31,6 +33,7 @@ import traceback
 import types
 from pathlib import Path
 from typing import Any, Callable
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS_DIR = ROOT / "tests"
@@ -222,13 +225,38 @@ def _call_with_fixtures(fn: Callable, nb: Any, extra: dict[str, Any]) -> None:
         fn(**kwargs)
 
 
+_real_signal = signal.signal
+
+
+def _signal_from_any_thread(signum, handler):
+    if threading.current_thread() is threading.main_thread():
+        return _real_signal(signum, handler)
+    return signal.getsignal(signum)
+
+
+@contextlib.contextmanager
+def environments_buildable():
+    """Inside this block a verifiers Environment can be built off the main thread.
+
+    verifiers installs SIGINT/SIGTERM handlers when an Environment is built, which Python allows only in
+    the main thread; graders run in a worker thread, where those two installations are skipped (the
+    kernel keeps its own handlers).
+    """
+    if threading.current_thread() is threading.main_thread():
+        yield
+        return
+    with mock.patch.object(signal, "signal", _signal_from_any_thread):
+        yield
+
+
 def _run_in_thread(fn: Callable[[], None], timeout: float) -> tuple[str, BaseException | None, bool]:
     """("ok" | "error" | "timeout", exception, stopped)."""
     box: dict[str, Any] = {}
 
     def target():
         try:
-            fn()
+            with environments_buildable():
+                fn()
             box["status"] = "ok"
         except GraderTimeout:
             box["status"] = "timeout"
@@ -258,7 +286,8 @@ def _assertion_text(exc: AssertionError) -> str:
 def _learner_traceback(exc: BaseException) -> str:
     """The traceback lines outside this module and the grader file (usually the learner's cell)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if Path(f.filename).name != Path(__file__).name and "/tests/test_l" not in f.filename]
+              if Path(f.filename).name != Path(__file__).name and "/tests/" not in f.filename
+              and "/contextlib.py" not in f.filename]
     if not frames:
         return ""
     return "".join(traceback.format_list(frames[-3:]))

@@ -75,3 +75,22 @@ def train_sft(model, tokenizer, conversations: list[list[dict]], output_dir: str
     model.eval()
     tinylm.save(model, tokenizer, output_dir)
     return {"loss": log.rows, "seconds": seconds, "examples": len(conversations), **settings.__dict__}
+
+
+def plot_loss(rows: list[dict], path=None, title: str = "SFT warm-up"):
+    """Training loss per logged step."""
+    import matplotlib
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], marker=".")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (assistant tokens)")
+    ax.set_title(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

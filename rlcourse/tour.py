@@ -1,4 +1,4 @@
-"""`make demo`: every environment evaluated through verifiers against the local server, offline.
+"""`make tour`: every environment evaluated through verifiers against the local server, offline.
 
 Tic-Tac-Toe: the three scripted players (random, the heuristic teacher, minimax) against a random and
 an optimal opponent, on the same seeded games, as a table with 95% intervals and a plot. Then one
@@ -33,7 +33,7 @@ def metric_means(rows: list[dict]) -> dict[str, float]:
     return {name: sum(row["metrics"].get(name, 0.0) for row in rows) / len(rows) for name in names}
 
 
-def main(out_dir: str = "outputs/demo") -> dict:
+def main(out_dir: str = "outputs/tour") -> dict:
     quick = quick_mode()
     games = 20 if quick else 100
     out = Path(out_dir)

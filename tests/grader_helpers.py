@@ -10,34 +10,12 @@ through :class:`~rlcourse.server.InProcessClient` (no server, no HTTP), also fro
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 from typing import Any, Callable
-from unittest import mock
 
 from rlcourse.evaluation import run_coroutine
+from rlcourse.grading import environments_buildable
 from rlcourse.policies import Policy, Reply, ScriptedPolicy
 from rlcourse.server import InProcessClient
-
-_real_signal = signal.signal
-
-
-def _signal_from_any_thread(signum, handler):
-    if threading.current_thread() is threading.main_thread():
-        return _real_signal(signum, handler)
-    return signal.getsignal(signum)
-
-
-@contextlib.contextmanager
-def environments_buildable():
-    """Inside this block an Environment can be built off the main thread."""
-    if threading.current_thread() is threading.main_thread():
-        yield
-        return
-    with mock.patch.object(signal, "signal", _signal_from_any_thread):
-        yield
-
 
 def build(factory: Callable[..., Any], *args, **kwargs) -> Any:
     """``factory(*args, **kwargs)`` (a class or function that builds an Environment), from any thread."""

@@ -1,0 +1,258 @@
+"""The whole story in one run (`make demo`): from an untrained tiny model to a Tic-Tac-Toe master.
+
+1. Teacher games through the environment -> filtered SFT data (JSONL + datasets) -> tokenizer.
+2. An untrained tiny model, ``tiny/ttt-base``.
+3. SFT warm-up with TRL -> ``tiny/ttt-sft``.
+4. RL (GRPO + CISPO) in two stages -> ``tiny/ttt-rl``.
+5. Evaluation of base, SFT, RL and the teacher on the same seeded games, through the local server.
+6. The exhaustive audit of the greedy policies.
+
+Everything lands in one folder (``outputs/pipeline`` by default): data, models, run logs and
+checkpoints, plots, ``results.json`` and ``results.md``. ``COURSE_QUICK=1`` runs a small version in a
+few minutes (what the tests use). A phase whose output exists with the same settings is reused, and
+an RL stage that was interrupted resumes from its last checkpoint, so re-running after a crash
+continues where it stopped; ``--fresh`` starts over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import verifiers as vf
+
+from rlcourse import audit, data, quick_mode, rl, sft, tinylm
+from rlcourse.evaluation import Backend, evaluate, format_table, plot_summaries, tictactoe_summary
+from rlcourse.server import InProcessClient, LocalServer
+
+TEACHER = "scripted/ttt-heuristic"
+OPPONENTS = {"random": 1.0, "optimal": 0.0}
+
+
+@dataclass
+class PipelineSettings:
+    data_games: int = 2000
+    vocab_size: int = 1024
+    model: tinylm.ModelSize = field(default_factory=tinylm.ModelSize)
+    sft: sft.SFTSettings = field(default_factory=lambda: sft.SFTSettings(max_steps=150, learning_rate=3e-3))
+    rl_stages: list[rl.RLSettings] = field(default_factory=lambda: [
+        rl.RLSettings(steps=60, batch_size=128, rollouts_per_example=8, temperature=1.0, learning_rate=3e-4,
+                      min_random_move_prob=0.0, max_random_move_prob=1.0, seed=1),
+        rl.RLSettings(steps=60, batch_size=128, rollouts_per_example=8, temperature=1.1, learning_rate=2e-4,
+                      min_random_move_prob=0.0, max_random_move_prob=0.3, seed=2),
+    ])
+    eval_games: int = 200
+    eval_max_tokens: int = 48
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "PipelineSettings":
+        return cls(
+            data_games=300,
+            sft=sft.SFTSettings(max_steps=40, learning_rate=3e-3, logging_steps=5),
+            rl_stages=[rl.RLSettings(steps=8, batch_size=64, rollouts_per_example=8, temperature=1.0,
+                                     learning_rate=3e-4, checkpoint_every=4, seed=1)],
+            eval_games=40,
+        )
+
+
+class Pipeline:
+    def __init__(self, out_dir: str | Path = "outputs/pipeline", settings: PipelineSettings | None = None,
+                 log=print):
+        self.out = Path(out_dir)
+        self.settings = settings or (PipelineSettings.quick() if quick_mode() else PipelineSettings())
+        self.log = log
+        self.models = self.out / "models"
+        self.timings: dict[str, float] = {}
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _fresh(self, folder: Path, settings: dict) -> bool:
+        """True if ``folder`` holds the output of a finished phase run with exactly ``settings``."""
+        marker = folder / "phase.json"
+        return marker.exists() and json.loads(marker.read_text()) == json.loads(json.dumps(settings))
+
+    def _mark(self, folder: Path, settings: dict) -> None:
+        (folder / "phase.json").write_text(json.dumps(settings, indent=1))
+
+    def _timed(self, name: str, start: float) -> None:
+        self.timings[name] = round(time.time() - start, 1)
+        self.log(f"   ({self.timings[name]} s)")
+
+    # -- phases ---------------------------------------------------------------------------------
+
+    def make_data(self) -> list[list[dict]]:
+        s = self.settings
+        folder = self.out / "data"
+        phase = {"teacher": TEACHER, "games": s.data_games, "seed": data.DATA_SEED}
+        if self._fresh(folder, phase):
+            self.log(f"1. SFT data: reusing {folder}")
+            return data.load_sft_data(folder)
+        start = time.time()
+        self.log(f"1. SFT data: {s.data_games} games by the teacher ({TEACHER}, a scripted stand-in) ...")
+        env = vf.load_environment("tictactoe", num_eval_examples=s.data_games, seed=data.DATA_SEED)
+        rows = evaluate(env, TEACHER, InProcessClient(TEACHER), num_examples=s.data_games,
+                        sampling_args={"seed": s.seed}, max_concurrent=256, state_columns=["outcome"])
+        conversations = [data.conversation(r) for r in rows if data.is_good_game(r)]
+        data.save_sft_data(conversations, folder)
+        self._mark(folder, phase)
+        self.log(f"   kept {len(conversations)} of {len(rows)} games (wins and draws, perfect format) -> {folder}")
+        self._timed("data", start)
+        return conversations
+
+    def make_base(self, conversations: list[list[dict]]) -> Path:
+        s = self.settings
+        path = self.models / "ttt-base"
+        phase = {"vocab_size": s.vocab_size, "model": asdict(s.model), "seed": s.seed, "data": len(conversations)}
+        if self._fresh(path, phase):
+            self.log(f"2. Base model: reusing {path}")
+            return path
+        start = time.time()
+        bootstrap = tinylm.build_tokenizer(["bootstrap"], vocab_size=300)  # only its chat template is used
+        tokenizer = tinylm.build_tokenizer([tinylm.render(bootstrap, c) for c in conversations], s.vocab_size)
+        model = tinylm.new_model(tokenizer, s.model, seed=s.seed)
+        tinylm.save(model, tokenizer, path)
+        self._mark(path, phase)
+        lengths = data.token_lengths(tokenizer, conversations)
+        self.log(f"2. Base model: {tinylm.count_parameters(model) / 1e6:.2f} M parameters, vocabulary "
+                 f"{len(tokenizer)}; games are {min(lengths)}-{max(lengths)} tokens, "
+                 f"{100 * data.share_within(lengths, s.sft.seq_len):.1f}% fit in seq_len {s.sft.seq_len}")
+        self._timed("base", start)
+        return path
+
+    def run_sft(self, base: Path, conversations: list[list[dict]]) -> dict:
+        s = self.settings
+        path = self.models / "ttt-sft"
+        phase = {"sft": asdict(s.sft), "base": json.loads((base / "phase.json").read_text())}
+        if self._fresh(path, phase):
+            self.log(f"3. SFT: reusing {path}")
+            return json.loads((path / "sft_log.json").read_text())
+        start = time.time()
+        self.log(f"3. SFT warm-up with TRL: {s.sft.max_steps} steps of {s.sft.batch_size} games ...")
+        model, tokenizer = tinylm.load(base)
+        info = sft.train_sft(model, tokenizer, conversations, path, s.sft, progress=True)
+        (path / "sft_log.json").write_text(json.dumps(info))
+        shutil.rmtree(path.with_name(path.name + "-trainer"), ignore_errors=True)
+        self._mark(path, phase)
+        sft.plot_loss(info["loss"], self.out / "sft_loss.png")
+        self.log(f"   loss {info['loss'][0]['loss']:.3f} -> {info['loss'][-1]['loss']:.3f}")
+        self._timed("sft", start)
+        return info
+
+    def run_rl(self, start_path: Path) -> list[dict]:
+        s = self.settings
+        final = self.models / "ttt-rl"
+        phase = {"stages": [asdict(x) for x in s.rl_stages],
+                 "start": json.loads((start_path / "phase.json").read_text())}
+        if self._fresh(final, phase):
+            self.log(f"4. RL: reusing {final}")
+            return [row for i in range(len(s.rl_stages)) for row in rl.read_log(self.out / "runs" / f"rl-stage{i + 1}")]
+        start = time.time()
+        logs: list[dict] = []
+        current = start_path
+        for i, stage in enumerate(s.rl_stages, 1):
+            run_dir = self.out / "runs" / f"rl-stage{i}"
+            stage_out = run_dir / "final"
+            self.log(f"4.{i} RL stage {i}: {stage.steps} steps x {stage.batch_size} games "
+                     f"({stage.num_groups} examples x {stage.rollouts_per_example}), opponent random-move "
+                     f"probability {stage.min_random_move_prob}-{stage.max_random_move_prob}, temperature "
+                     f"{stage.temperature}")
+            if not (stage_out / "config.json").exists():
+                trainer = rl.Trainer(current, run_dir, stage)
+                if trainer.state.step:
+                    self.log(f"   resuming from the checkpoint at step {trainer.state.step}")
+                every = max(1, stage.steps // 10)
+                trainer.run(stage_out, progress=lambda row: self.log("   " + rl.format_step(row))
+                            if row["step"] % every == 0 or row["step"] == 1 else None)
+            stage_log = rl.read_log(run_dir)
+            for row in stage_log:
+                row["stage"] = i
+            logs += stage_log
+            current = stage_out
+        model, tokenizer = tinylm.load(current)
+        tinylm.save(model, tokenizer, final)
+        self._mark(final, phase)
+        rl.plot_log(logs, self.out / "rl_curves.png", title="RL on tictactoe (training games)")
+        self._timed("rl", start)
+        return logs
+
+    def evaluate_all(self, models: list[str]) -> dict[str, dict]:
+        s = self.settings
+        start = time.time()
+        summaries: dict[str, dict] = {}
+        os.environ["COURSE_MODELS_DIR"] = str(self.models.resolve())
+        with LocalServer() as server:
+            backend = Backend(server.base_url, server.api_key_var)
+            for opponent, p in OPPONENTS.items():
+                env = vf.load_environment("tictactoe", num_eval_examples=s.eval_games, min_random_move_prob=p,
+                                          max_random_move_prob=p)
+                for model in models:
+                    sampling = {"temperature": 0.0, "max_tokens": s.eval_max_tokens, "seed": 2026}
+                    rows = evaluate(env, model, backend, num_examples=s.eval_games, sampling_args=sampling,
+                                    max_concurrent=256, state_columns=["outcome"])
+                    summaries[f"{model} vs {opponent}"] = tictactoe_summary(rows)
+        self._timed("evaluation", start)
+        return summaries
+
+    def audit_all(self, names: list[str]) -> dict[str, audit.AuditResult]:
+        start = time.time()
+        results = {name: audit.audit_model(self.models / name) for name in names}
+        self._timed("audit", start)
+        return results
+
+    # -- the whole story ------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        started = time.time()
+        self.out.mkdir(parents=True, exist_ok=True)
+        conversations = self.make_data()
+        base = self.make_base(conversations)
+        sft_info = self.run_sft(base, conversations)
+        rl_log = self.run_rl(self.models / "ttt-sft")
+        self.log("5. Evaluation on the same seeded games (greedy decoding), through the local server ...")
+        summaries = self.evaluate_all(["tiny/ttt-base", "tiny/ttt-sft", "tiny/ttt-rl", TEACHER])
+        table = format_table(summaries)
+        self.log(f"6. Exhaustive audit of the greedy policies (every opponent reply, both starts) ...")
+        audits = self.audit_all(["ttt-sft", "ttt-rl"])
+        audits[TEACHER] = audit.audit(audit.teacher_move_fn())
+        self.timings["total"] = round(time.time() - started, 1)
+        games = self.settings.eval_games
+        lines = [f"{games} seeded games per row, % [95% CI]; the same games for every model.", "", table, "",
+                 "Exhaustive audit (lines = every game the policy can meet):"]
+        lines += [f"  {name:<24} {result.summary()}" for name, result in audits.items()]
+        lines += ["", "Seconds per phase: " + ", ".join(f"{k} {v}" for k, v in self.timings.items())]
+        report = "\n".join(lines)
+        self.log("\n" + report)
+        results = {
+            "settings": json.loads(json.dumps(asdict(self.settings))),
+            "table": {label: {k: (v if k in ("games", "reward") else {"value": v.value, "low": v.low, "high": v.high})
+                              for k, v in summary.items()} for label, summary in summaries.items()},
+            "audit": {name: asdict(result) | {"failed": result.failed} for name, result in audits.items()},
+            "sft": {"loss": sft_info["loss"], "seconds": sft_info["seconds"]},
+            "rl": rl_log,
+            "seconds": self.timings,
+        }
+        (self.out / "results.json").write_text(json.dumps(results, indent=1))
+        (self.out / "results.md").write_text("```\n" + report + "\n```\n")
+        plot_summaries(summaries, self.out / "results.png", title=f"Tic-Tac-Toe, {games} games per row")
+        self.log(f"\nEverything is in {self.out}/ (results.md, results.json, *.png, models/, runs/, data/)")
+        return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Teacher data -> SFT -> RL -> evaluation -> audit, on the CPU.")
+    parser.add_argument("--out", default="outputs/pipeline", help="output folder")
+    parser.add_argument("--fresh", action="store_true", help="delete the output folder first")
+    args = parser.parse_args(argv)
+    if args.fresh and Path(args.out).exists():
+        shutil.rmtree(args.out)
+    Pipeline(args.out).run()
+
+
+if __name__ == "__main__":
+    main()
