@@ -6,6 +6,7 @@ stratified difficulty.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import math
 import os
@@ -188,9 +189,13 @@ def other_process_numbers(fn, hash_seed: str) -> tuple[float, ...] | None:
         done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=20, env=env)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if done.returncode != 0:
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
         return None
-    return eval(done.stdout.strip(), {"__builtins__": {}})  # a tuple of floats printed by repr
+    try:
+        return tuple(ast.literal_eval(lines[-1]))  # the tuple of floats printed last
+    except (ValueError, SyntaxError, TypeError):
+        return None
 
 
 def test_ex6_3_turn_rng_is_fixed_by_seed_and_board(nb):
