@@ -39,7 +39,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from rlcourse.policies import Policy, Reply, count_tokens, default_policies
-from rlcourse.tinylm import TinyModelPolicy, resolve_model_path
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_TOKENS_LIMIT = 131072
@@ -169,6 +168,8 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
         """A registered policy, or a tiny model loaded on first use from ``tiny/<name>`` or a folder."""
         if model_id in registry:
             return registry[model_id]
+        from rlcourse.tinylm import TinyModelPolicy, resolve_model_path  # torch loads only when needed
+
         path = resolve_model_path(model_id)
         if path is None:
             return None
@@ -183,6 +184,8 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
             return error_response(400, 'send a JSON object {"model": "<id>", "path": "<folder>"}')
         policy = await find_policy(model_id)
+        from rlcourse.tinylm import TinyModelPolicy, resolve_model_path
+
         if not isinstance(policy, TinyModelPolicy):
             return error_response(404, f"{model_id!r} is not a tiny model served here", param="model",
                                   kind="not_found_error")

@@ -26,8 +26,16 @@ from typing import Any
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers.utils import logging as hf_logging
 
 from rlcourse.policies import Policy, Reply
+
+# Tiny models run fastest on one CPU thread: their matrices are too small to split, and with more
+# threads than free cores (a server and a trainer side by side) OpenMP's waiting threads slow
+# everything down several times over (measured: benchmarks/bench_generation.py). Override with
+# COURSE_TORCH_THREADS.
+torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", "1")))
+hf_logging.disable_progress_bar()  # no "Loading weights" bars for 100 KB models
 
 PAD, END = "<|pad|>", "<|end|>"
 ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>", "<|tool|>"]
