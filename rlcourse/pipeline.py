@@ -36,15 +36,15 @@ OPPONENTS = {"random": 1.0, "optimal": 0.0}
 
 @dataclass
 class PipelineSettings:
-    data_games: int = 2000
+    data_games: int = 4000
     vocab_size: int = 1024
     model: tinylm.ModelSize = field(default_factory=tinylm.ModelSize)
-    sft: sft.SFTSettings = field(default_factory=lambda: sft.SFTSettings(max_steps=150, learning_rate=3e-3))
+    sft: sft.SFTSettings = field(default_factory=lambda: sft.SFTSettings(max_steps=200, learning_rate=2e-3))
     rl_stages: list[rl.RLSettings] = field(default_factory=lambda: [
-        rl.RLSettings(steps=60, batch_size=128, rollouts_per_example=8, temperature=1.0, learning_rate=3e-4,
-                      min_random_move_prob=0.0, max_random_move_prob=1.0, seed=1),
-        rl.RLSettings(steps=60, batch_size=128, rollouts_per_example=8, temperature=1.1, learning_rate=2e-4,
-                      min_random_move_prob=0.0, max_random_move_prob=0.3, seed=2),
+        rl.RLSettings(steps=30, batch_size=64, rollouts_per_example=8, temperature=1.0, learning_rate=3e-4,
+                      min_random_move_prob=0.0, max_random_move_prob=1.0, micro_batch_size=32, seed=1),
+        rl.RLSettings(steps=30, batch_size=64, rollouts_per_example=8, temperature=1.1, learning_rate=2e-4,
+                      min_random_move_prob=0.0, max_random_move_prob=0.3, micro_batch_size=32, seed=2),
     ])
     eval_games: int = 200
     eval_max_tokens: int = 48

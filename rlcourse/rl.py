@@ -283,7 +283,8 @@ class Trainer:
     def _optimize(self, samples: list[Sample]) -> dict:
         s = self.settings
         if not samples:
-            return {"trained_sequences": 0, "entropy": None, "clipped_share": 0.0, "loss": 0.0}
+            return {"trained_sequences": 0, "entropy": None, "clipped_share": 0.0, "policy_loss": 0.0,
+                    "grad_norm": 0.0}
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         total_tokens = sum(sum(x.mask) for x in samples)
@@ -294,7 +295,7 @@ class Trainer:
             advantages = torch.tensor([x.advantage for x in batch])
             loss = cispo_loss(logprobs, old, advantages, mask, s.clip_low, s.clip_high, num_tokens=total_tokens)
             loss.backward()
-            loss_sum += float(loss)
+            loss_sum += loss.item()
             with torch.no_grad():
                 entropy_sum += float((entropy * mask).sum())
                 ratio = torch.exp(logprobs - old)
@@ -302,7 +303,7 @@ class Trainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.max_grad_norm)
         self.optimizer.step()
         self.model.eval()
-        return {"trained_sequences": len(samples), "loss": loss_sum, "entropy": entropy_sum / total_tokens,
+        return {"trained_sequences": len(samples), "policy_loss": loss_sum, "entropy": entropy_sum / total_tokens,
                 "clipped_share": clipped / total_tokens, "grad_norm": float(grad_norm)}
 
     @staticmethod

@@ -93,12 +93,12 @@ def encode_chat(tokenizer, messages: list[dict], add_generation_prompt: bool = T
 
 @dataclass
 class ModelSize:
-    """Shape of a tiny Llama. The default has about 0.25 M parameters."""
+    """Shape of a tiny Llama. The default has about 0.9 M parameters."""
 
-    hidden_size: int = 64
+    hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
-    intermediate_size: int = 192
+    intermediate_size: int = 384
     max_positions: int = 1024
 
 

@@ -107,7 +107,7 @@ def test_resume_after_kill_gives_the_same_run(start_model, tmp_path):
     resumed = rl.Trainer(start_model, run_dir, rl.RLSettings(**TINY_RUN))
     assert resumed.state.step == saved_step
     log_after = resumed.run(progress=None)
-    keys = ("reward", "win", "draw", "loss", "trained_sequences", "loss", "entropy")
+    keys = ("reward", "win", "draw", "loss", "trained_sequences", "policy_loss", "entropy")
     assert [[row[k] for k in keys] for row in log_after] == [[row[k] for k in keys] for row in log]
     for (name, a), (_, b) in zip(reference.model.state_dict().items(), resumed.model.state_dict().items()):
         assert torch.equal(a, b), name

@@ -1,0 +1,50 @@
+"""The whole `make demo` story in quick mode: data -> SFT -> RL -> evaluation -> audit."""
+
+import json
+
+from rlcourse import data, tinylm
+from rlcourse.pipeline import Pipeline, PipelineSettings
+
+
+def test_quick_pipeline_runs_end_to_end_and_rl_improves_reward(tmp_path):
+    out = tmp_path / "pipeline"
+    lines: list[str] = []
+    results = Pipeline(out, PipelineSettings.quick(), log=lines.append).run()
+
+    # SFT data: filtered teacher games, in both formats
+    conversations = data.load_sft_data(out / "data")
+    assert conversations and all(c[-1]["role"] == "assistant" for c in conversations)
+    assert (out / "data" / "hf" / "dataset_info.json").exists()
+
+    # three models that load with the Auto classes, plus the plots and the report
+    for name in ("ttt-base", "ttt-sft", "ttt-rl"):
+        model, tokenizer = tinylm.load(out / "models" / name)
+        assert tokenizer.chat_template == tinylm.CHAT_TEMPLATE
+    for name in ("sft_loss.png", "rl_curves.png", "results.png", "results.md", "results.json"):
+        assert (out / name).stat().st_size > 0
+    assert json.loads((out / "results.json").read_text())["table"] == results["table"]
+
+    # the table covers every model against both opponents, on the same number of games
+    table = results["table"]
+    for model in ("tiny/ttt-base", "tiny/ttt-sft", "tiny/ttt-rl", "scripted/ttt-heuristic"):
+        for opponent in ("random", "optimal"):
+            assert table[f"{model} vs {opponent}"]["games"] == PipelineSettings.quick().eval_games
+    # the untrained model cannot play; SFT teaches the format
+    assert table["tiny/ttt-base vs random"]["format"]["value"] < 10
+    assert table["tiny/ttt-sft vs random"]["format"]["value"] > 50
+
+    # RL improved the reward the model earns in its training games
+    log = results["rl"]
+    assert len(log) == sum(stage.steps for stage in PipelineSettings.quick().rl_stages)
+    first, last = log[:3], log[-3:]
+    assert sum(r["reward"] for r in last) / 3 > sum(r["reward"] for r in first) / 3, [r["reward"] for r in log]
+
+    # the audit covers every line of play from both starts
+    for name in ("ttt-sft", "ttt-rl", "scripted/ttt-heuristic"):
+        result = results["audit"][name]
+        assert result["lines"] == result["wins"] + result["draws"] + result["losses"] + result["invalid"] > 0
+
+    # a second run reuses every phase instead of training again
+    again: list[str] = []
+    Pipeline(out, PipelineSettings.quick(), log=again.append).run()
+    assert sum("reusing" in line for line in again) == 4
