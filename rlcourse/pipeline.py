@@ -27,10 +27,10 @@ from pathlib import Path
 import verifiers as vf
 
 from rlcourse import audit, data, quick_mode, rl, sft, tinylm
-from rlcourse.evaluation import Backend, evaluate, format_table, plot_summaries, tictactoe_summary
+from rlcourse.evaluation import Backend, backend_from_env, evaluate, format_table, plot_summaries, tictactoe_summary
 from rlcourse.server import InProcessClient, LocalServer
 
-TEACHER = "scripted/ttt-heuristic"
+TEACHER = "scripted/ttt-heuristic"  # default; COURSE_TEACHER=gpt-5-mini (with COURSE_BACKEND=openai) uses an API model
 OPPONENTS = {"random": 1.0, "optimal": 0.0}
 
 
@@ -49,6 +49,7 @@ class PipelineSettings:
     eval_games: int = 200
     eval_max_tokens: int = 48
     seed: int = 0
+    teacher: str = field(default_factory=lambda: os.environ.get("COURSE_TEACHER", TEACHER))
 
     @classmethod
     def quick(cls) -> "PipelineSettings":
@@ -89,15 +90,18 @@ class Pipeline:
     def make_data(self) -> list[list[dict]]:
         s = self.settings
         folder = self.out / "data"
-        phase = {"teacher": TEACHER, "games": s.data_games, "seed": data.DATA_SEED}
+        phase = {"teacher": s.teacher, "games": s.data_games, "seed": data.DATA_SEED}
         if self._fresh(folder, phase):
             self.log(f"1. SFT data: reusing {folder}")
             return data.load_sft_data(folder)
         start = time.time()
-        self.log(f"1. SFT data: {s.data_games} games by the teacher ({TEACHER}, a scripted stand-in) ...")
+        scripted = s.teacher.startswith("scripted/")
+        kind = "a scripted stand-in" if scripted else f"through COURSE_BACKEND={os.environ.get('COURSE_BACKEND', 'local')}"
+        self.log(f"1. SFT data: {s.data_games} games by the teacher ({s.teacher}, {kind}) ...")
         env = vf.load_environment("tictactoe", num_eval_examples=s.data_games, seed=data.DATA_SEED)
-        rows = evaluate(env, TEACHER, InProcessClient(TEACHER), num_examples=s.data_games,
-                        sampling_args={"seed": s.seed}, max_concurrent=256, state_columns=["outcome"])
+        client = InProcessClient(s.teacher) if scripted else backend_from_env()
+        rows = evaluate(env, s.teacher, client, num_examples=s.data_games, sampling_args={"seed": s.seed},
+                        max_concurrent=256 if scripted else 16, state_columns=["outcome"])
         conversations = [data.conversation(r) for r in rows if data.is_good_game(r)]
         data.save_sft_data(conversations, folder)
         self._mark(folder, phase)
@@ -215,7 +219,7 @@ class Pipeline:
         sft_info = self.run_sft(base, conversations)
         rl_log = self.run_rl(self.models / "ttt-sft")
         self.log("5. Evaluation on the same seeded games (greedy decoding), through the local server ...")
-        summaries = self.evaluate_all(["tiny/ttt-base", "tiny/ttt-sft", "tiny/ttt-rl", TEACHER])
+        summaries = self.evaluate_all(["tiny/ttt-base", "tiny/ttt-sft", "tiny/ttt-rl", TEACHER])  # scripted teacher
         table = format_table(summaries)
         self.log(f"6. Exhaustive audit of the greedy policies (every opponent reply, both starts) ...")
         audits = self.audit_all(["ttt-sft", "ttt-rl"])
