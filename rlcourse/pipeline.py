@@ -53,12 +53,16 @@ class PipelineSettings:
 
     @classmethod
     def quick(cls) -> "PipelineSettings":
+        """A few minutes on a laptop: a smaller model, less data, short runs (what the tests use)."""
         return cls(
-            data_games=300,
-            sft=sft.SFTSettings(max_steps=40, learning_rate=3e-3, logging_steps=5),
-            rl_stages=[rl.RLSettings(steps=8, batch_size=64, rollouts_per_example=8, temperature=1.0,
-                                     learning_rate=3e-4, checkpoint_every=4, seed=1)],
-            eval_games=40,
+            data_games=500,
+            model=tinylm.ModelSize(hidden_size=64, num_layers=4, num_heads=4, intermediate_size=192),
+            sft=sft.SFTSettings(max_steps=120, batch_size=16, learning_rate=3e-3, warmup_steps=10, logging_steps=10),
+            rl_stages=[rl.RLSettings(steps=4, batch_size=32, rollouts_per_example=8, temperature=1.0,
+                                     learning_rate=3e-4, max_tokens=40, max_turns=6, micro_batch_size=32,
+                                     checkpoint_every=2, seed=1)],
+            eval_games=20,
+            eval_max_tokens=40,
         )
 
 

@@ -112,3 +112,25 @@ def test_resume_after_kill_gives_the_same_run(start_model, tmp_path):
     for (name, a), (_, b) in zip(reference.model.state_dict().items(), resumed.model.state_dict().items()):
         assert torch.equal(a, b), name
     assert not list(run_dir.glob(".checkpoint.tmp-*")), "no half-written checkpoint left behind"
+
+
+def test_one_cispo_step_moves_probability_towards_the_better_reply(start_model):
+    """On a real (tiny) model: after one update, the reply with a positive advantage became more likely
+    and the one with a negative advantage less likely."""
+    model, tokenizer = tinylm.load(start_model)
+    prompt = tinylm.encode_chat(tokenizer, teacher_conversation(0)[:2])
+    good = tokenizer("<think>Free: all.</think>\n<move>4</move>", add_special_tokens=False)["input_ids"]
+    bad = tokenizer("<move>9</move>", add_special_tokens=False)["input_ids"]
+    samples = []
+    for reply, advantage in ((good, 0.5), (bad, -0.5)):
+        old = tinylm.logprobs_of(model, prompt, reply)
+        samples.append(rl.Sample(prompt + reply, [0] * len(prompt) + [1] * len(reply), [0.0] * len(prompt) + old, advantage))
+    before = [sum(tinylm.logprobs_of(model, prompt, r)) for r in (good, bad)]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model.train()
+    logprobs, old, mask, _ = rl.token_logprobs(model, samples, 1.0, tokenizer.pad_token_id)
+    rl.cispo_loss(logprobs, old, torch.tensor([0.5, -0.5]), mask).backward()
+    optimizer.step()
+    model.eval()
+    after = [sum(tinylm.logprobs_of(model, prompt, r)) for r in (good, bad)]
+    assert after[0] > before[0] and after[1] < before[1], (before, after)
