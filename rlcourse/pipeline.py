@@ -3,7 +3,7 @@
 1. Teacher games through the environment -> filtered SFT data (JSONL + datasets) -> tokenizer.
 2. An untrained tiny model, ``tiny/ttt-base``.
 3. SFT warm-up with TRL -> ``tiny/ttt-sft``.
-4. RL (GRPO + CISPO) in two stages -> ``tiny/ttt-rl``.
+4. RL (GRPO + CISPO), one or more stages -> ``tiny/ttt-rl``.
 5. Evaluation of base, SFT, RL and the teacher on the same seeded games, through the local server.
 6. The exhaustive audit of the greedy policies.
 
@@ -41,10 +41,9 @@ class PipelineSettings:
     model: tinylm.ModelSize = field(default_factory=tinylm.ModelSize)
     sft: sft.SFTSettings = field(default_factory=lambda: sft.SFTSettings(max_steps=200, learning_rate=2e-3))
     rl_stages: list[rl.RLSettings] = field(default_factory=lambda: [
-        rl.RLSettings(steps=30, batch_size=64, rollouts_per_example=8, temperature=1.0, learning_rate=3e-4,
-                      min_random_move_prob=0.0, max_random_move_prob=1.0, micro_batch_size=32, seed=1),
-        rl.RLSettings(steps=30, batch_size=64, rollouts_per_example=8, temperature=1.1, learning_rate=2e-4,
-                      min_random_move_prob=0.0, max_random_move_prob=0.3, micro_batch_size=32, seed=2),
+        rl.RLSettings(steps=16, batch_size=64, rollouts_per_example=8, temperature=1.0, learning_rate=3e-4,
+                      min_random_move_prob=0.0, max_random_move_prob=1.0, max_turns=6, micro_batch_size=32,
+                      checkpoint_every=4, seed=1),
     ])
     eval_games: int = 200
     eval_max_tokens: int = 48
