@@ -169,13 +169,17 @@ class Pipeline:
                      f"({stage.num_groups} examples x {stage.rollouts_per_example}), opponent random-move "
                      f"probability {stage.min_random_move_prob}-{stage.max_random_move_prob}, temperature "
                      f"{stage.temperature}")
-            if not (stage_out / "config.json").exists():
+            if not self._fresh(stage_out, {"stage": asdict(stage), "start": str(current)}):
+                state_file = run_dir / "checkpoint" / "state.json"
+                if state_file.exists() and json.loads(state_file.read_text()).get("settings") != asdict(stage):
+                    shutil.rmtree(run_dir)  # a checkpoint of an older configuration: start this stage over
                 trainer = rl.Trainer(current, run_dir, stage)
                 if trainer.state.step:
                     self.log(f"   resuming from the checkpoint at step {trainer.state.step}")
                 every = max(1, stage.steps // 10)
                 trainer.run(stage_out, progress=lambda row: self.log("   " + rl.format_step(row))
                             if row["step"] % every == 0 or row["step"] == 1 else None)
+                self._mark(stage_out, {"stage": asdict(stage), "start": str(current)})
             stage_log = rl.read_log(run_dir)
             for row in stage_log:
                 row["stage"] = i

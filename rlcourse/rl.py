@@ -216,6 +216,9 @@ class Trainer:
 
     def _load_checkpoint(self) -> None:
         saved = json.loads((self.checkpoint_dir / "state.json").read_text())
+        if saved.get("settings") != json.loads(json.dumps(asdict(self.settings))):
+            raise ValueError(f"{self.run_dir} holds a checkpoint made with other settings; resume with the same "
+                             "RLSettings, or delete the folder to start a new run")
         self.state = RunState(step=saved["step"], log=saved["log"])
         self.optimizer.load_state_dict(torch.load(self.checkpoint_dir / "optimizer.pt", weights_only=True))
 

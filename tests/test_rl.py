@@ -134,3 +134,10 @@ def test_one_cispo_step_moves_probability_towards_the_better_reply(start_model):
     model.eval()
     after = [sum(tinylm.logprobs_of(model, prompt, r)) for r in (good, bad)]
     assert after[0] > before[0] and after[1] < before[1], (before, after)
+
+
+def test_a_checkpoint_from_other_settings_is_refused(start_model, tmp_path):
+    trainer = rl.Trainer(start_model, tmp_path / "run", rl.RLSettings(**{**TINY_RUN, "steps": 1}))
+    trainer.run(progress=None)
+    with pytest.raises(ValueError, match="other settings"):
+        rl.Trainer(start_model, tmp_path / "run", rl.RLSettings(**{**TINY_RUN, "learning_rate": 0.5}))
