@@ -407,6 +407,7 @@ def board_widget(player: ModelPlayer | None = None, cell_size: str = "64px"):
 
     player = player or ModelPlayer.from_spec("auto")
     colors = {"X": "#fde2e1", "O": "#dde8fb", ".": "#f4f4f4"}
+    text_colors = {"X": "#b42318", "O": "#1d4ed8", ".": "#000000"}
 
     class BoardWidget(widgets.VBox):
         pass
@@ -430,7 +431,9 @@ def board_widget(player: ModelPlayer | None = None, cell_size: str = "64px"):
             mark = player.board[i]
             button.description = "" if mark == "." else mark
             button.style.button_color = colors[mark]
-            button.disabled = player.turn != "human" or mark != "."
+            button.style.text_color = text_colors[mark]
+            # taken cells stay clickable (a disabled button greys its mark out); a click there is refused
+            button.disabled = player.turn != "human"
         invalid = [e.text for e in player.events if e.kind == "invalid"]
         lines = [f"<b>{html.escape(player.result())}</b>"]
         moved = [e.text for e in player.events if e.who == "model" and e.kind == "move"]

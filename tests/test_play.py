@@ -320,12 +320,16 @@ def test_widget_builds_and_a_click_updates_the_board():
     box = play.board_widget(player)
     assert len(box.buttons) == 9 and box.player is player
     x = player.board.index("X")
-    assert box.buttons[x].description == "X" and box.buttons[x].disabled
+    assert box.buttons[x].description == "X" and not box.buttons[x].disabled
+    box.buttons[x].click()  # a taken cell: refused with a note, nothing changes
+    assert player.board.count("X") == 1 and player.board.count("O") == 0
+    assert f"cell {x} is already taken" in box.status.value
     assert "model thinks:" in box.thinking.value and "Free:" in box.thinking.value
     free = next(c for c in range(9) if player.board[c] == ".")
     box.buttons[free].click()  # the button's click handlers, as a browser click would run them
     assert player.board[free] == "O" and player.board.count("X") == 2
-    assert box.buttons[free].description == "O" and box.buttons[free].disabled
+    assert box.buttons[free].description == "O"
+    assert "already taken" not in box.status.value
     assert [b.description for b in box.buttons] == [("" if c == "." else c) for c in player.board]
     box.buttons[free].click()  # a taken cell: refused, nothing changes
     assert player.board.count("O") == 1
