@@ -24,7 +24,8 @@ Terminal::
 
     python -m rlcourse.play                       # auto: the best trained model there is
     python -m rlcourse.play --model tiny/ttt-sft --human-first
-    python -m rlcourse.play --model scripted/ttt-minimax --temperature 0
+    python -m rlcourse.play --model scripted/ttt-minimax
+    COURSE_BACKEND=openai python -m rlcourse.play --model gpt-5-mini
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class Scripted:
 class ChatBackend:
     """Ask a model behind an OpenAI-compatible endpoint (OpenAI, OpenRouter, vLLM, the course server)."""
 
-    def __init__(self, backend, model: str, temperature: float = 0.0, max_tokens: int = 512,
+    def __init__(self, backend, model: str, temperature: float | None = None, max_tokens: int = 2048,
                  seed: int | None = None, timeout: float = 120.0):
         from openai import OpenAI
 
@@ -129,10 +130,14 @@ class ChatBackend:
         self.kind = f"served at {backend.base_url}"
 
     def __call__(self, messages: Messages) -> str:
+        # max_completion_tokens, not the older max_tokens, which OpenAI's reasoning models refuse; the
+        # temperature is sent only when chosen (some of those models accept none but their default)
         extra = {} if self.seed is None else {"seed": self.seed}
+        if self.temperature is not None:
+            extra["temperature"] = self.temperature
         try:
-            done = self.client.chat.completions.create(model=self.model, messages=messages, temperature=self.temperature,
-                                                       max_tokens=self.max_tokens, **extra)
+            done = self.client.chat.completions.create(model=self.model, messages=messages,
+                                                       max_completion_tokens=self.max_tokens, **extra)
         except Exception as exc:  # network, auth, unknown model: say so, keep the game
             raise ModelError(f"{type(exc).__name__}: {exc}") from exc
         return done.choices[0].message.content or ""
@@ -150,9 +155,13 @@ def resolve_model_path(model_id: str) -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
-def load_model(spec: str = "auto", backend=None, temperature: float = 0.0, max_tokens: int = 48,
+def load_model(spec: str = "auto", backend=None, temperature: float | None = None, max_tokens: int | None = None,
                seed: int = 0) -> tuple[AskFn, str, str]:
     """``(ask, model id, description)`` for ``spec``; ``ask(messages) -> reply text``.
+
+    ``temperature`` None means greedy (0) for tiny models and the endpoint's default for API models;
+    ``max_tokens`` None means 48 for tiny models (the course's replies take about 20 tokens) and 2048
+    for API models (reasoning models spend tokens before they answer).
 
     ``auto`` takes ``tiny/ttt-rl``, else ``tiny/ttt-sft`` (from ``make demo``), else the scripted teacher.
     """
@@ -166,7 +175,8 @@ def load_model(spec: str = "auto", backend=None, temperature: float = 0.0, max_t
     if spec.startswith("scripted/"):
         ask = Scripted(spec, seed=seed)
     elif resolve_model_path(spec) is not None:
-        ask = TinyModel(resolve_model_path(spec), temperature=temperature, max_tokens=max_tokens, seed=seed)
+        ask = TinyModel(resolve_model_path(spec), temperature=temperature or 0.0, max_tokens=max_tokens or 48,
+                        seed=seed)
     elif spec.startswith("tiny/"):
         raise ValueError(f"no saved model for {spec!r}: run `make demo` to train the tiny models, "
                          "or pass a folder that holds one")
@@ -178,7 +188,7 @@ def load_model(spec: str = "auto", backend=None, temperature: float = 0.0, max_t
                 raise ValueError(f"{spec!r} is not a tiny model folder nor a scripted player; to play a model "
                                  "behind an API set COURSE_BACKEND (openai, openrouter, vllm, ...)")
             backend = backend_from_env()
-        ask = ChatBackend(backend, spec, temperature=temperature, max_tokens=max(max_tokens, 256), seed=seed)
+        ask = ChatBackend(backend, spec, temperature=temperature, max_tokens=max_tokens or 2048, seed=seed)
     return ask, spec, f"{spec} ({ask.kind})"
 
 
@@ -252,7 +262,7 @@ class ModelPlayer:
             self.new_game()
 
     @classmethod
-    def from_spec(cls, spec: str = "auto", backend=None, temperature: float = 0.0, max_tokens: int = 48,
+    def from_spec(cls, spec: str = "auto", backend=None, temperature: float | None = None, max_tokens: int | None = None,
                   seed: int = 0, **kwargs) -> "ModelPlayer":
         ask, name, description = load_model(spec, backend, temperature, max_tokens, seed)
         return cls(ask, name=name, description=description, **kwargs)
@@ -531,8 +541,10 @@ def main(argv: list[str] | None = None) -> int:
                              "-random), or a model id served by COURSE_BACKEND; auto (default): tiny/ttt-rl, "
                              "else tiny/ttt-sft, else the scripted teacher")
     parser.add_argument("--human-first", action="store_true", help="you (O) move first")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    parser.add_argument("--max-tokens", type=int, default=48, help="reply length limit for tiny models")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="sampling temperature; default: greedy (0) for tiny models, the endpoint's default for API models")
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="reply length limit; default 48 for tiny models, 2048 for API models")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and scripted players")
     parser.add_argument("--variant", choices=("full", "basic"), default="full")
     args = parser.parse_args(argv)

@@ -3,6 +3,7 @@ nothing, the terminal game runs end to end, and the notebook widget reacts to cl
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import re
@@ -266,11 +267,12 @@ def test_terminal_game_runs_end_to_end_with_garbage_input():
     assert out.rstrip().endswith("Bye.") and "Traceback" not in done.stderr
 
 
-def test_terminal_game_quits_on_q_and_on_end_of_input():
+def test_terminal_game_quits_on_q_and_on_end_of_input(monkeypatch, capsys):
     done = run_cli("--model", "scripted/ttt-random", stdin="q\n")
     assert done.returncode == 0 and done.stdout.rstrip().endswith("Bye.") and "Traceback" not in done.stderr
-    done = run_cli("--model", "scripted/ttt-random", stdin="")  # Ctrl-D
-    assert done.returncode == 0 and done.stdout.rstrip().endswith("Bye.") and "Traceback" not in done.stderr
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # Ctrl-D: input() meets the end of the input
+    assert play.main(["--model", "scripted/ttt-random"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("Bye.")
 
 
 def test_terminal_game_stops_cleanly_on_ctrl_c():
@@ -292,11 +294,10 @@ def test_terminal_game_stops_cleanly_on_ctrl_c():
     assert proc.returncode == 130 and "Bye." in out and "Traceback" not in err
 
 
-def test_terminal_game_explains_a_model_it_cannot_find(tmp_path):
-    env_dir = {"COURSE_MODELS_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "rlcourse.play", "--model", "tiny/ttt-rl"], input="",
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, **env_dir})
-    assert done.returncode == 2 and "make demo" in done.stderr and "Traceback" not in done.stderr
+def test_terminal_game_explains_a_model_it_cannot_find(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_MODELS_DIR", str(tmp_path))
+    assert play.main(["--model", "tiny/ttt-rl"]) == 2
+    assert "make demo" in capsys.readouterr().err
 
 
 def test_terminal_game_function_with_scripted_input():
@@ -344,3 +345,29 @@ def test_widget_builds_and_a_click_updates_the_board():
         box.buttons[ttt.legal_moves(player.board)[0]].click()
     assert player.over and all(b.disabled for b in box.buttons)
     assert player.result() in box.status.value.replace("&#x27;", "'")
+
+
+# ---------------------------------------------------------------------------------------------
+# A model behind an OpenAI-compatible endpoint (the course's server over HTTP)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_model_behind_an_endpoint_plays_through_a_backend(local_server):
+    from rlcourse.evaluation import Backend
+
+    backend = Backend(local_server.base_url, local_server.api_key_var)
+    ask, name, description = play.load_model("scripted/ttt-minimax", backend=backend)
+    assert isinstance(ask, play.Scripted)  # scripted/ ids are played in process
+    http = play.ChatBackend(backend, "scripted/ttt-minimax", seed=3)
+    player = ModelPlayer(http, name="scripted/ttt-minimax", human_first=True)
+    while not player.over:
+        player.human_move(ttt.legal_moves(player.board)[0])
+    assert player.outcome in ("win", "draw") and player.invalid_moves == 0  # minimax never loses
+    # an id the endpoint does not serve: a clear ModelError, the game unchanged
+    lost = ModelPlayer(play.ChatBackend(backend, "no-such-model"), human_first=True)
+    with pytest.raises(ModelError, match="no-such-model"):
+        lost.human_move(4)
+    assert lost.board == "....O...." and lost.turn == "model"
+    # load_model sends any other id to the backend it is given
+    ask, name, description = play.load_model("some-api-model", backend=backend)
+    assert isinstance(ask, play.ChatBackend) and name == "some-api-model" and local_server.base_url in description
