@@ -40,6 +40,16 @@ def conversation(row: dict[str, Any]) -> list[dict[str, str]]:
     return messages
 
 
+def turn_examples(conversation: list[dict[str, str]]) -> list[list[dict[str, str]]]:
+    """One training example per assistant turn: the conversation up to and including that turn.
+
+    The tiny models' chat template shows only the current position (system prompt + last user message),
+    so a whole game rendered at once would show its last turn only; cut into turns, every reply is
+    learned in exactly the context the model sees when it plays.
+    """
+    return [conversation[: i + 1] for i, m in enumerate(conversation) if m["role"] == "assistant"]
+
+
 def save_sft_data(conversations: list[list[dict[str, str]]], folder: str | Path) -> Path:
     """Write ``folder/train.jsonl`` (one game per line) and ``folder/hf`` (a datasets dataset)."""
     folder = Path(folder)
@@ -60,7 +70,8 @@ def load_sft_data(folder: str | Path) -> list[list[dict[str, str]]]:
 
 
 def token_lengths(tokenizer, conversations: list[list[dict[str, str]]]) -> list[int]:
-    """Length in tokens of each conversation rendered with the tokenizer's chat template."""
+    """Length in tokens of each conversation rendered with the tokenizer's chat template (for the tiny
+    models' template, pass :func:`turn_examples` to measure what SFT trains on)."""
     texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 

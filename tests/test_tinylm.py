@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import tictactoe as ttt
-from rlcourse import tinylm
+from rlcourse import data, tinylm
 from rlcourse.evaluation import run_coroutine
 from rlcourse.server import ChatRequest, InProcessClient, LocalServer
 
@@ -59,13 +59,22 @@ def test_template_round_trip_and_assistant_mask(tiny_dir):
     # text never seen in training still round-trips exactly (byte-level BPE)
     odd = "Ünïcödé ✓ <move>٣</move> \x00\t tabs"
     assert tokenizer.decode(tokenizer(odd, add_special_tokens=False)["input_ids"]) == odd
-    # the template marks exactly the assistant turns (+ their end token) for assistant-only loss
+    # the template shows the current position: the system prompt and everything from the last user message on
+    last_user = max(i for i, m in enumerate(conversation) if m["role"] == "user")
+    shown = [conversation[0]] + conversation[last_user:]
+    assert last_user > 1 and text == tinylm.render(tokenizer, shown)
+    assert conversation[1]["content"] not in text and conversation[last_user]["content"] in text
+    # the template marks exactly the shown assistant turn (+ its end token) for assistant-only loss
     encoded = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True,
                                             return_assistant_tokens_mask=True)
     assert encoded["input_ids"] == ids
     masked = tokenizer.decode([i for i, m in zip(ids, encoded["assistant_masks"]) if m])
-    replies = [m["content"] for m in conversation if m["role"] == "assistant"]
-    assert masked == "".join(r + tinylm.END for r in replies)
+    assert masked == conversation[-1]["content"] + tinylm.END
+    # cut into turns (what SFT trains on), every reply is learned once, in the context it is played in
+    turns = data.turn_examples(conversation)
+    assert [t[-1] for t in turns] == [m for m in conversation if m["role"] == "assistant"]
+    for turn in turns:
+        assert tinylm.render(tokenizer, turn[:-1], add_generation_prompt=True) in tinylm.render(tokenizer, turn)
     # generation prompt ends with the assistant role token
     assert tinylm.render(tokenizer, conversation[:2], add_generation_prompt=True).endswith("<|assistant|>")
 
