@@ -164,6 +164,8 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
             count_tokens(json.dumps(m.get("content") or "")) for m in messages)
         return JSONResponse(completion_body(chat, reply, prompt_tokens))
 
+    loading: dict[str, asyncio.Future] = {}
+
     async def find_policy(model_id: str) -> Policy | None:
         """A registered policy, or a tiny model loaded on first use from ``tiny/<name>`` or a folder."""
         if model_id in registry:
@@ -173,7 +175,14 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
         path = resolve_model_path(model_id)
         if path is None:
             return None
-        policy = await asyncio.to_thread(TinyModelPolicy.from_pretrained, path, model_id)
+        # the first requests for a model often arrive together: they all wait for one load
+        if model_id not in loading:
+            loading[model_id] = asyncio.ensure_future(asyncio.to_thread(TinyModelPolicy.from_pretrained, path, model_id))
+        try:
+            policy = await asyncio.shield(loading[model_id])
+        except Exception:
+            loading.pop(model_id, None)  # a later request may try again
+            raise
         return registry.setdefault(model_id, policy)
 
     async def load_weights(request: Request) -> JSONResponse:

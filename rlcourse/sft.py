@@ -75,7 +75,6 @@ def train_sft(model, tokenizer, conversations: list[list[dict]], output_dir: str
         disable_tqdm=not progress,
         dataloader_pin_memory=False,
         bf16=False,
-        gradient_checkpointing=False,
         use_cpu=True,
     )
     # one example per assistant turn, each rendered as the model sees it when it plays
