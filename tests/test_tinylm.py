@@ -182,6 +182,19 @@ def test_server_returns_token_ids_logprobs_and_reloads_weights(tiny_dir, monkeyp
         assert status == 404 and "tiny/<name>" in answer["error"]["message"]
 
 
+def test_first_requests_arriving_together_all_get_answers(tiny_dir, monkeypatch):
+    """Many first requests for a model not loaded yet: one load, and every request is answered alike."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("COURSE_MODELS_DIR", str(tiny_dir))
+    body = {"model": "tiny/b", "messages": teacher_conversation(5)[:2], "temperature": 0.0, "max_tokens": 6}
+    with LocalServer() as server:
+        with ThreadPoolExecutor(48) as pool:
+            answers = list(pool.map(lambda _: post(f"{server.base_url}/chat/completions", body), range(48)))
+    assert [status for status, _ in answers] == [200] * 48, [a for s, a in answers if s != 200][:1]
+    assert len({json.dumps(a["choices"][0]["message"]) for _, a in answers}) == 1
+
+
 def test_tiny_model_plays_through_verifiers_with_tokens(tiny_dir):
     """An untrained model mostly writes garbage: the environment must still finish every game."""
     import verifiers as vf
