@@ -6,12 +6,14 @@ update itself moves the policy towards above-average replies is tested in test_r
 
 import json
 
+import pytest
 import torch
 
 from rlcourse import data, tinylm
 from rlcourse.pipeline import Pipeline, PipelineSettings
 
 
+@pytest.mark.timeout(1500)  # two runs of the pipeline (the second reuses the training phases); ~10 min on a busy 2-core machine
 def test_quick_pipeline_runs_end_to_end(tmp_path):
     out = tmp_path / "pipeline"
     lines: list[str] = []
