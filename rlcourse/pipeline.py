@@ -184,10 +184,15 @@ class Pipeline:
                      f"({stage.num_groups} examples x {stage.rollouts_per_example}), opponent random-move "
                      f"probability {stage.min_random_move_prob}-{stage.max_random_move_prob}, temperature "
                      f"{stage.temperature}")
-            if not self._fresh(stage_out, {"stage": asdict(stage), "start": str(current)}):
-                state_file = run_dir / "checkpoint" / "state.json"
-                if state_file.exists() and json.loads(state_file.read_text()).get("settings") != asdict(stage):
-                    shutil.rmtree(run_dir)  # a checkpoint of an older configuration: start this stage over
+            # a stage is identified by its settings and by the model it starts from (that model's own
+            # phase.json), so a new SFT model or an earlier stage run again makes this stage start over
+            identity = json.loads(json.dumps({"stage": asdict(stage), "start": json.loads((current / "phase.json").read_text())}))
+            if not self._fresh(stage_out, identity):
+                origin = run_dir / "origin.json"
+                if run_dir.exists() and (not origin.exists() or json.loads(origin.read_text()) != identity):
+                    shutil.rmtree(run_dir)  # the run of another configuration or start model: start over
+                run_dir.mkdir(parents=True, exist_ok=True)
+                origin.write_text(json.dumps(identity, indent=1))
                 trainer = rl.Trainer(current, run_dir, stage)
                 if trainer.state.step:
                     self.log(f"   resuming from the checkpoint at step {trainer.state.step}")
@@ -195,7 +200,7 @@ class Pipeline:
                 with tinylm.torch_threads(TRAIN_THREADS):
                     trainer.run(stage_out, progress=lambda row: self.log("   " + rl.format_step(row))
                                 if row["step"] % every == 0 or row["step"] == 1 else None)
-                self._mark(stage_out, {"stage": asdict(stage), "start": str(current)})
+                self._mark(stage_out, identity)
             stage_log = rl.read_log(run_dir)
             for row in stage_log:
                 row["stage"] = i

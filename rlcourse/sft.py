@@ -28,6 +28,7 @@ class SFTSettings:
     seq_len: int = 128
     seed: int = 0
     logging_steps: int = 10
+    unique_examples: bool = True  # train on each distinct (position, reply) once per epoch, see data.unique_turn_examples
 
 
 class _SkipStopTokenProbe(logging.Filter):
@@ -78,7 +79,11 @@ def train_sft(model, tokenizer, conversations: list[list[dict]], output_dir: str
         use_cpu=True,
     )
     # one example per assistant turn, each rendered as the model sees it when it plays
-    dataset = Dataset.from_list([{"messages": turn} for c in conversations for turn in data.turn_examples(c)])
+    if settings.unique_examples:
+        examples = data.unique_turn_examples(conversations)
+    else:
+        examples = [turn for c in conversations for turn in data.turn_examples(c)]
+    dataset = Dataset.from_list([{"messages": turn} for turn in examples])
     log = _LossLog()
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                          callbacks=[log])

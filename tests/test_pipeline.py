@@ -13,7 +13,7 @@ from rlcourse import data, tinylm
 from rlcourse.pipeline import Pipeline, PipelineSettings
 
 
-@pytest.mark.timeout(1500)  # two runs of the pipeline (the second reuses the training phases); ~10 min on a busy 2-core machine
+@pytest.mark.timeout(1500)  # one quick pipeline run, one that reuses it, one more RL stage; ~10 min on a busy 2-core machine
 def test_quick_pipeline_runs_end_to_end(tmp_path):
     out = tmp_path / "pipeline"
     lines: list[str] = []
@@ -62,3 +62,15 @@ def test_quick_pipeline_runs_end_to_end(tmp_path):
     again: list[str] = []
     Pipeline(out, PipelineSettings.quick(), log=again.append).run()
     assert sum("reusing" in line for line in again) == 4
+
+    # a different SFT model (here: its phase marker says other settings) makes RL start over, neither
+    # reusing nor resuming the run that began from the old one
+    sft_phase = out / "models" / "ttt-sft" / "phase.json"
+    marker = json.loads(sft_phase.read_text())
+    marker["sft"]["seed"] += 1
+    sft_phase.write_text(json.dumps(marker))
+    third: list[str] = []
+    rl_log = Pipeline(out, PipelineSettings.quick(), log=third.append).run_rl(out / "models" / "ttt-sft")
+    assert not any("reusing" in line or "resuming" in line for line in third)
+    assert [row["step"] for row in rl_log] == [row["step"] for row in log]
+    assert json.loads((out / "runs" / "rl-stage1" / "origin.json").read_text())["start"] == marker

@@ -79,6 +79,17 @@ def test_template_round_trip_and_assistant_mask(tiny_dir):
     assert tinylm.render(tokenizer, conversation[:2], add_generation_prompt=True).endswith("<|assistant|>")
 
 
+def test_unique_turn_examples_keep_each_position_and_reply_once():
+    game = teacher_conversation(4)
+    other = teacher_conversation(5)
+    examples = data.unique_turn_examples([game, other, game])  # the third game repeats the first
+    keys = [(e[-2]["content"], e[-1]["content"]) for e in examples]
+    assert len(keys) == len(set(keys))
+    every = [t for c in (game, other) for t in data.turn_examples(c)]
+    assert set(keys) == {(t[-2]["content"], t[-1]["content"]) for t in every}
+    assert examples[: len(data.turn_examples(game))] == data.turn_examples(game)  # first occurrences, in order
+
+
 def test_saved_model_loads_with_auto_classes(tiny_dir):
     model = AutoModelForCausalLM.from_pretrained(tiny_dir / "a")
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir / "a")
