@@ -24,7 +24,7 @@ tour: setup ## evaluate the scripted stand-in policies on every environment (one
 	$(PY) -m rlcourse.tour
 
 test: setup ## run the whole test suite, graders and solution notebooks (quick mode) included
-	COURSE_QUICK=1 $(PY) -m pytest -q
+	COURSE_QUICK=1 $(PY) -m pytest -q --durations=30
 
 lessons: setup ## write lessons/ from solutions/ (backs up a lesson you edited first)
 	$(PY) tools/make_lessons.py

@@ -344,7 +344,11 @@ class InProcessClient(vf.OpenAIChatCompletionsClient):
             payload["tools"] = tools
         request = ChatRequest.model_validate(payload)
         messages = request.message_dicts()
-        reply = await self.policy.generate(messages, request.tools, self.rng, request)
+        # like the server: a request with a seed gets its own random source, so a scripted policy answers
+        # the same request the same way however many requests run at once and in whatever order
+        rng = (random.Random(f"{request.seed}:{json.dumps(payload, sort_keys=True, default=str)}")
+               if request.seed is not None else self.rng)
+        reply = await self.policy.generate(messages, request.tools, rng, request)
         prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else sum(
             count_tokens(json.dumps(m.get("content") or "")) for m in messages)
         return ChatCompletion.model_validate(completion_body(request, reply, prompt_tokens))

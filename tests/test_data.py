@@ -53,3 +53,22 @@ def test_token_lengths_and_share_within():
     cut = sorted(lengths)[9]
     assert data.share_within(lengths, cut) == sum(n <= cut for n in lengths) / 20
     assert data.share_within(lengths, max(lengths)) == 1.0 and data.share_within([], 10) == 0.0
+
+
+def test_teacher_games_do_not_depend_on_how_many_run_at_once():
+    """The scripted teacher breaks ties with a random source seeded by each request, so the SFT data is the
+    same whatever the concurrency (a shared source made it depend on the order requests arrived in)."""
+    import verifiers as vf
+
+    from rlcourse.evaluation import evaluate
+    from rlcourse.server import InProcessClient
+
+    teacher = "scripted/ttt-heuristic"
+    games = {}
+    for concurrent in (1, 32):
+        env = vf.load_environment("tictactoe", num_eval_examples=32, seed=data.DATA_SEED)
+        rows = evaluate(env, teacher, InProcessClient(teacher), num_examples=32, sampling_args={"seed": 0},
+                        max_concurrent=concurrent)
+        games[concurrent] = sorted(json.dumps(r["completion"]) for r in rows)
+    assert games[1] == games[32]
+    assert len(set(games[1])) > 16  # and the games still differ from each other
