@@ -64,7 +64,7 @@ class PipelineSettings:
 
         SFT runs 300 steps on 1,000 games, so its loss levels off (about 0.1-0.15); at 150 steps on 500
         games it stopped where the loss still fell steeply. Even so the small model's format varies from
-        run to run (37-86% of turns well formed, measured; see tests/test_pipeline.py).
+        run to run (37-87% of turns well formed over seven runs, measured; see tests/test_pipeline.py).
         """
         return cls(
             data_games=1000,

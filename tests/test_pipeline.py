@@ -38,7 +38,7 @@ def test_quick_pipeline_runs_end_to_end(tmp_path):
         for opponent in ("random", "optimal"):
             assert table[f"{model} vs {opponent}"]["games"] == PipelineSettings.quick().eval_games
     # the untrained model cannot play; SFT teaches the format and fewer invalid moves. Measured for the
-    # SFT model: 37-86% of turns well formed over seven quick runs (the short run is sensitive to its data
+    # SFT model: 37-87% of turns well formed over seven quick runs (the short run is sensitive to its data
     # and to the CPU's arithmetic), 0% for the base model; the bound sits well below the lowest
     for opponent in ("random", "optimal"):
         base, sft_model = table[f"tiny/ttt-base vs {opponent}"], table[f"tiny/ttt-sft vs {opponent}"]
