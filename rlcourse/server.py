@@ -120,6 +120,12 @@ def completion_body(request: ChatRequest, reply: Reply, prompt_tokens: int) -> d
     return body
 
 
+def request_rng(seed: int | None, body: str, shared: random.Random) -> random.Random:
+    """A request with a seed gets its own random source, derived from the seed and the request itself, so
+    it is answered the same way however many requests run at once; one without a seed uses ``shared``."""
+    return random.Random(f"{seed}:{body}") if seed is not None else shared
+
+
 def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Starlette:
     """The ASGI app serving ``policies`` (the scripted stand-ins by default)."""
     registry = dict(policies) if policies is not None else default_policies()
@@ -155,7 +161,7 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
                                   "or tiny/<name> / a folder holding a saved tiny model",
                                   param="model", kind="not_found_error")
         messages = chat.message_dicts()
-        rng = random.Random(f"{chat.seed}:{raw.decode('utf-8', 'replace')}") if chat.seed is not None else shared_rng
+        rng = request_rng(chat.seed, raw.decode("utf-8", "replace"), shared_rng)
         try:
             reply = await policy.generate(messages, chat.tools, rng, chat)
         except ValueError as exc:  # a policy that cannot use this input says why
@@ -344,10 +350,7 @@ class InProcessClient(vf.OpenAIChatCompletionsClient):
             payload["tools"] = tools
         request = ChatRequest.model_validate(payload)
         messages = request.message_dicts()
-        # like the server: a request with a seed gets its own random source, so a scripted policy answers
-        # the same request the same way however many requests run at once and in whatever order
-        rng = (random.Random(f"{request.seed}:{json.dumps(payload, sort_keys=True, default=str)}")
-               if request.seed is not None else self.rng)
+        rng = request_rng(request.seed, json.dumps(payload, sort_keys=True, default=str), self.rng)
         reply = await self.policy.generate(messages, request.tools, rng, request)
         prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else sum(
             count_tokens(json.dumps(m.get("content") or "")) for m in messages)
