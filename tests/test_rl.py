@@ -61,11 +61,34 @@ def test_samples_merge_turns_that_share_a_prefix():
     assert [s.ids for s in rl.samples_from_state(state, 1.0)] == [[1, 2, 3, 4], [1, 2, 9, 5, 7]]
 
 
+def test_every_game_weighs_the_same_in_the_loss():
+    """A won game of one turn (+0.5) and a lost game of three turns (-0.5) that wrote the same two tokens
+    in every turn: per game the pushes cancel; per token the long game wins and pushes those tokens down."""
+    win = [rl.Sample([1, 2], [1, 1], [-1.0, -1.0], 0.5, game=0)]
+    loss = [rl.Sample([1, 2], [1, 1], [-1.0, -1.0], -0.5, game=1) for _ in range(3)]
+    samples = win + loss
+    weighted, denominator = rl.loss_advantages(samples, "game")
+    assert weighted == pytest.approx([0.25, -0.5 / 6, -0.5 / 6, -0.5 / 6]) and denominator == 2
+    assert rl.loss_advantages(samples, "token") == ([0.5, -0.5, -0.5, -0.5], 8)
+
+    def gradient_on_shared_tokens(normalize):
+        weighted, denominator = rl.loss_advantages(samples, normalize)
+        logprobs = torch.full((4, 2), -1.0, requires_grad=True)
+        rl.cispo_loss(logprobs, logprobs.detach(), torch.tensor(weighted), torch.ones(4, 2),
+                      num_tokens=denominator).backward()
+        return float(logprobs.grad.sum())
+
+    assert gradient_on_shared_tokens("game") == pytest.approx(0.0, abs=1e-7)
+    assert gradient_on_shared_tokens("token") > 0  # descent lowers the tokens both games wrote
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="multiple"):
         rl.RLSettings(batch_size=10, rollouts_per_example=4).check()
     with pytest.raises(ValueError, match="at least 2"):
         rl.RLSettings(batch_size=8, rollouts_per_example=1).check()
+    with pytest.raises(ValueError, match="normalize"):
+        rl.RLSettings(normalize="sequence").check()
     assert rl.RLSettings(batch_size=256, rollouts_per_example=8).num_groups == 32
 
 
