@@ -54,8 +54,9 @@ def unique_turn_examples(conversations: list[list[dict[str, str]]]) -> list[list
     """:func:`turn_examples` of every game, keeping the first example of each (last user message, reply).
 
     Teacher games repeat themselves: the common openings come back in almost every game, so the 7,674
-    games kept by `make demo` cut into 29,714 examples hold only 626 different ones (measured). Training on each once per epoch
-    gives a rare position as much weight as the opening, which is what an audit of every line asks for.
+    games kept by `make demo` cut into 29,714 examples hold only 626 different ones (measured). Training
+    on each once per epoch gives a rare position as much weight as the opening, which is what an audit
+    of every line asks for.
     """
     seen: set[tuple[str, str]] = set()
     unique = []

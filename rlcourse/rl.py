@@ -61,7 +61,8 @@ class RLSettings:
     # averaged). "token": every token weighs the same, so long games count more. A lost game with
     # invalid moves runs to the turn cap and holds several times the tokens of a quick win; with "token"
     # its negative advantage outweighs the win's positive one and pushes down the tokens both share
-    # (the format): the reward of a weak SFT model fell from 0.28 to 0.0 in 15 steps (measured).
+    # (the format): with "token" the reward of a weak SFT model fell from 0.28 to 0.0 in 15 steps
+    # (measured; with "game" it stayed between 0.08 and 0.35).
     normalize: str = "game"
 
     @property

@@ -2,7 +2,8 @@
 
 Quick mode is too short to show RL raising the reward: from the quick SFT model, 15 steps of 64 games at
 learning rates 5e-5 to 1e-4 moved its mean greedy reward on 60 seeded games per opponent by -0.09 to
-+0.06, inside the noise (measured). In the full run RL cuts the exhaustive audit's failing lines from 12 to 8 (README).
++0.06, inside the noise (measured). In the full run RL cuts the exhaustive audit's failing lines from
+12 to 8 (README).
 That one update moves the policy towards above-average replies is tested in test_rl.py.
 """
 
