@@ -141,6 +141,17 @@ def mean_interval(values: list[float], z: float = 1.96) -> tuple[float, float]:
     return max(0.0, mean - half), min(1.0, mean + half)
 
 
+def mean_difference(before: list[float], after: list[float], z: float = 1.96) -> tuple[float, float, float]:
+    """Mean of the paired differences ``after - before`` and its normal-approximation 95% interval."""
+    if len(before) != len(after) or len(before) < 2:
+        raise ValueError("need two lists of the same length, at least 2 pairs")
+    diffs = [b - a for a, b in zip(before, after)]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    half = z * math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n)
+    return mean, mean - half, mean + half
+
+
 @dataclass(frozen=True)
 class Rate:
     """A percentage with its 95% interval."""

@@ -27,9 +27,11 @@ from pathlib import Path
 import verifiers as vf
 
 from rlcourse import audit, data, quick_mode, rl, sft, tinylm
-from rlcourse.evaluation import Backend, backend_from_env, evaluate, format_table, plot_summaries, tictactoe_summary
+from rlcourse.evaluation import (Backend, backend_from_env, evaluate, format_table, mean_difference, plot_summaries,
+                                 tictactoe_summary)
 from rlcourse.server import InProcessClient, LocalServer
 
+SAMPLED_SEED = 7  # the held-out games of the sampled-reward comparison (RL trains on its own seed's train split)
 TEACHER = "scripted/ttt-heuristic"  # default; COURSE_TEACHER=gpt-5-mini (with COURSE_BACKEND=openai) uses an API model
 OPPONENTS = {"random": 1.0, "optimal": 0.0}
 # SFT and RL run alone in this process, so they use the cores: 2 threads trained 1.5x faster than 1 on
@@ -58,6 +60,7 @@ class PipelineSettings:
     ])
     eval_games: int = 200
     eval_max_tokens: int = 48
+    sampled_games: int = 256  # held-out games for the sampled-reward comparison of SFT and RL
     seed: int = 0
     teacher: str = field(default_factory=lambda: os.environ.get("COURSE_TEACHER", TEACHER))
 
@@ -68,14 +71,16 @@ class PipelineSettings:
         SFT runs 300 steps on 1,000 games with the full-size model, so its loss levels off (about 0.12).
         With a model of half the width (0.25 M parameters) it took 31 s instead of 62 s, but its format
         varied from run to run (37-87% of turns well formed over seven runs, measured); the full width
-        wrote 100% of its turns well formed.
+        wrote 100% of its turns well formed. RL runs 12 steps of 64 games at learning rate 1e-4 (twice
+        the full run's, as the run is short): sampled at temperature 1.0 on 256 held-out games, the mean
+        reward rose from 0.429 to 0.519-0.532 with three RL seeds (measured); at 3e-4 it fell to 0.386.
         """
         return cls(
             data_games=1000,
             sft=sft.SFTSettings(max_steps=300, batch_size=32, learning_rate=3e-3, warmup_steps=10, logging_steps=10),
-            rl_stages=[rl.RLSettings(steps=4, batch_size=32, rollouts_per_example=8, temperature=1.0,
-                                     learning_rate=5e-5, max_tokens=40, max_turns=6, micro_batch_size=32,
-                                     checkpoint_every=2, seed=1)],
+            rl_stages=[rl.RLSettings(steps=12, batch_size=64, rollouts_per_example=8, temperature=1.0,
+                                     learning_rate=1e-4, max_tokens=40, max_turns=6, micro_batch_size=32,
+                                     checkpoint_every=4, seed=1)],
             eval_games=20,
             eval_max_tokens=40,
         )
@@ -235,6 +240,33 @@ class Pipeline:
         self._timed("evaluation", start)
         return summaries
 
+    def compare_sampled(self) -> dict:
+        """What RL maximises: the mean reward of games sampled at the RL temperature, SFT against RL.
+
+        The table's greedy play changes only where RL makes another move the most likely one; the
+        sampled reward moves with every shift of probability. Both models play the same held-out games
+        (the eval split of a seed RL never trains on, opponents over the last stage's range), and each
+        request draws its random numbers from one seed and its conversation, so the two models differ
+        only where their replies do: a paired comparison, game by game.
+        """
+        s = self.settings
+        stage = s.rl_stages[-1]
+        env = vf.load_environment("tictactoe", num_eval_examples=s.sampled_games, seed=SAMPLED_SEED,
+                                  min_random_move_prob=stage.min_random_move_prob,
+                                  max_random_move_prob=stage.max_random_move_prob, max_turns=stage.max_turns)
+        sampling = {"temperature": stage.temperature, "max_tokens": stage.max_tokens, "seed": 2026}
+        rewards = {}
+        for name in ("ttt-sft", "ttt-rl"):
+            # the same model id for both, so that the same conversation gets the same random numbers
+            policy = tinylm.TinyModelPolicy.from_pretrained(self.models / name, name="tiny/ttt")
+            rows = evaluate(env, "tiny/ttt", InProcessClient(policy), num_examples=s.sampled_games,
+                            sampling_args=sampling, max_concurrent=256, state_columns=["outcome"])
+            rewards[name] = [float(r["reward"] or 0.0) for r in sorted(rows, key=lambda r: r["example_id"])]
+        gain, low, high = mean_difference(rewards["ttt-sft"], rewards["ttt-rl"])
+        return {"games": s.sampled_games, "temperature": stage.temperature,
+                "tiny/ttt-sft": sum(rewards["ttt-sft"]) / s.sampled_games,
+                "tiny/ttt-rl": sum(rewards["ttt-rl"]) / s.sampled_games, "gain": gain, "low": low, "high": high}
+
     def audit_all(self, names: list[str]) -> dict[str, audit.AuditResult]:
         start = time.time()
         results = {name: audit.audit_model(self.models / name) for name in names}
@@ -250,6 +282,11 @@ class Pipeline:
         base = self.make_base(conversations)
         sft_info = self.run_sft(base, conversations)
         rl_log = self.run_rl(self.models / "ttt-sft")
+        start = time.time()
+        sampled = self.compare_sampled()
+        self.log(f"   sampled at temperature {sampled['temperature']} on {sampled['games']} held-out games, the mean "
+                 f"reward went from {sampled['tiny/ttt-sft']:.3f} (SFT) to {sampled['tiny/ttt-rl']:.3f} (RL)")
+        self._timed("sampled", start)
         self.log("5. Evaluation on the same seeded games (greedy decoding), through the local server ...")
         summaries = self.evaluate_all(["tiny/ttt-base", "tiny/ttt-sft", "tiny/ttt-rl", TEACHER])  # scripted teacher
         table = format_table(summaries)
@@ -261,6 +298,10 @@ class Pipeline:
         lines = [f"{games} seeded games per row, % [95% CI]; the same games for every model.", "", table, "",
                  "Exhaustive audit (lines = every game the policy can meet):"]
         lines += [f"  {name:<24} {result.summary()}" for name, result in audits.items()]
+        lines += ["", f"What RL maximises, the mean reward of sampled games (temperature {sampled['temperature']}, "
+                      f"{sampled['games']} held-out games, the same for both):",
+                  f"  tiny/ttt-sft {sampled['tiny/ttt-sft']:.3f} -> tiny/ttt-rl {sampled['tiny/ttt-rl']:.3f}: "
+                  f"{sampled['gain']:+.3f} [95% CI {sampled['low']:+.3f} to {sampled['high']:+.3f}]"]
         lines += ["", "Seconds per phase: " + ", ".join(f"{k} {v}" for k, v in self.timings.items())]
         report = "\n".join(lines)
         self.log("\n" + report)
@@ -271,6 +312,7 @@ class Pipeline:
             "audit": {name: asdict(result) | {"failed": result.failed} for name, result in audits.items()},
             "sft": {"loss": sft_info["loss"], "seconds": sft_info["seconds"]},
             "rl": rl_log,
+            "sampled": sampled,
             "seconds": self.timings,
         }
         (self.out / "results.json").write_text(json.dumps(results, indent=1))

@@ -1,9 +1,9 @@
 """The whole `make demo` story in quick mode: data -> SFT -> RL -> evaluation -> audit.
 
-Quick mode is too short to show RL raising the reward: from the quick SFT model, 15 steps of 64 games at
-learning rates 5e-5 to 1e-4 moved its mean greedy reward on 60 seeded games per opponent by -0.09 to
-+0.06, inside the noise (measured). In the full run RL cuts the exhaustive audit's failing lines from
-12 to 8 (README).
+Quick mode shows RL raising the reward it maximises: the mean reward of games sampled at the RL
+temperature, SFT against RL on the same 256 held-out games. Measured with three RL seeds: 0.429 ->
+0.519-0.532. Greedy play is another matter: its reward on 256 games moved by -0.03 to +0.14 over the
+same runs, so no test claims a greedy improvement in quick mode (README: what the full run shows).
 That one update moves the policy towards above-average replies is tested in test_rl.py.
 """
 
@@ -16,7 +16,7 @@ from rlcourse import data, tinylm
 from rlcourse.pipeline import Pipeline, PipelineSettings
 
 
-@pytest.mark.timeout(1500)  # one quick pipeline run, one that reuses it, one more RL stage; ~10 min on a busy 2-core machine
+@pytest.mark.timeout(1800)  # one quick pipeline run, one that reuses it, one more RL stage; ~12 min on a busy 2-core machine
 def test_quick_pipeline_runs_end_to_end(tmp_path):
     out = tmp_path / "pipeline"
     lines: list[str] = []
@@ -56,6 +56,12 @@ def test_quick_pipeline_runs_end_to_end(tmp_path):
     sft_model, _ = tinylm.load(out / "models" / "ttt-sft")
     rl_model, _ = tinylm.load(out / "models" / "ttt-rl")
     assert any(not torch.equal(a, b) for a, b in zip(sft_model.state_dict().values(), rl_model.state_dict().values()))
+
+    # RL raised the reward it maximises: the sampled games' mean reward, on the same held-out games
+    sampled = results["sampled"]
+    assert sampled["games"] == 256 and sampled["low"] <= sampled["gain"] <= sampled["high"]
+    assert sampled["gain"] == pytest.approx(sampled["tiny/ttt-rl"] - sampled["tiny/ttt-sft"])
+    assert sampled["gain"] > 0, sampled
 
     # the audit covers every line of play from both starts
     for name in ("ttt-sft", "ttt-rl", "scripted/ttt-heuristic"):
