@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rlcourse.evaluation import Backend, backend_from_env, format_table, plot_summaries, tictactoe_summary, wilson_interval
+from rlcourse.evaluation import (Backend, backend_from_env, format_table, mean_difference, plot_summaries, tictactoe_summary,
+                                 wilson_interval)
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_IDS = ["tictactoe", "reverse_text", "double_check", "wiki_search"]
@@ -26,6 +27,18 @@ def test_wilson_interval_refuses_nonsense():
         wilson_interval(3, 0)
     with pytest.raises(ValueError):
         wilson_interval(5, 4)
+
+
+def test_mean_difference_on_hand_computed_values():
+    # paired differences 1, 0, 0: mean 1/3, sample sd sqrt(1/3), standard error 1/3
+    gain, low, high = mean_difference([0.0, 0.0, 1.0], [1.0, 0.0, 1.0])
+    assert gain == pytest.approx(1 / 3)
+    assert low == pytest.approx(1 / 3 - 1.96 / 3) and high == pytest.approx(1 / 3 + 1.96 / 3)
+    assert mean_difference([0.5, 0.5], [0.5, 0.5]) == (0.0, 0.0, 0.0)  # no spread, no interval
+    with pytest.raises(ValueError):
+        mean_difference([1.0, 0.0], [1.0])
+    with pytest.raises(ValueError):
+        mean_difference([1.0], [0.0])
 
 
 def fake_row(outcome, fmt=1.0, invalid=0, error=None):
