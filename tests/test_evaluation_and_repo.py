@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rlcourse.evaluation import (Backend, backend_from_env, format_table, mean_difference, plot_summaries, tictactoe_summary,
-                                 wilson_interval)
+from rlcourse.evaluation import (Backend, backend_from_env, format_table, mean_difference, plot_summaries,
+                                 tictactoe_summary, wilson_interval)
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_IDS = ["tictactoe", "reverse_text", "double_check", "wiki_search"]
