@@ -132,12 +132,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
 
 def mean_interval(values: list[float], z: float = 1.96) -> tuple[float, float]:
     """Normal-approximation 95% interval for the mean of values in [0, 1], clipped to [0, 1]."""
-    n = len(values)
-    if n == 0:
+    if not values:
         raise ValueError("no values")
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    half = z * math.sqrt(var / n)
+    mean, half = _mean_and_half_width(values, z)
     return max(0.0, mean - half), min(1.0, mean + half)
 
 
@@ -145,11 +142,16 @@ def mean_difference(before: list[float], after: list[float], z: float = 1.96) ->
     """Mean of the paired differences ``after - before`` and its normal-approximation 95% interval."""
     if len(before) != len(after) or len(before) < 2:
         raise ValueError("need two lists of the same length, at least 2 pairs")
-    diffs = [b - a for a, b in zip(before, after)]
-    n = len(diffs)
-    mean = sum(diffs) / n
-    half = z * math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n)
+    mean, half = _mean_and_half_width([b - a for a, b in zip(before, after)], z)
     return mean, mean - half, mean + half
+
+
+def _mean_and_half_width(values: list[float], z: float) -> tuple[float, float]:
+    """The mean and z standard errors of it (sample variance; 0 for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    return mean, z * math.sqrt(var / n)
 
 
 @dataclass(frozen=True)

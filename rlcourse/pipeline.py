@@ -250,6 +250,7 @@ class Pipeline:
         only where their replies do: a paired comparison, game by game.
         """
         s = self.settings
+        start = time.time()
         stage = s.rl_stages[-1]
         env = vf.load_environment("tictactoe", num_eval_examples=s.sampled_games, seed=SAMPLED_SEED,
                                   min_random_move_prob=stage.min_random_move_prob,
@@ -263,9 +264,13 @@ class Pipeline:
                             sampling_args=sampling, max_concurrent=256, state_columns=["outcome"])
             rewards[name] = [float(r["reward"] or 0.0) for r in sorted(rows, key=lambda r: r["example_id"])]
         gain, low, high = mean_difference(rewards["ttt-sft"], rewards["ttt-rl"])
-        return {"games": s.sampled_games, "temperature": stage.temperature,
-                "tiny/ttt-sft": sum(rewards["ttt-sft"]) / s.sampled_games,
-                "tiny/ttt-rl": sum(rewards["ttt-rl"]) / s.sampled_games, "gain": gain, "low": low, "high": high}
+        result = {"games": s.sampled_games, "temperature": stage.temperature,
+                  "tiny/ttt-sft": sum(rewards["ttt-sft"]) / s.sampled_games,
+                  "tiny/ttt-rl": sum(rewards["ttt-rl"]) / s.sampled_games, "gain": gain, "low": low, "high": high}
+        self.log(f"   sampled at temperature {stage.temperature} on {s.sampled_games} held-out games, the mean reward "
+                 f"went from {result['tiny/ttt-sft']:.3f} (SFT) to {result['tiny/ttt-rl']:.3f} (RL)")
+        self._timed("sampled", start)
+        return result
 
     def audit_all(self, names: list[str]) -> dict[str, audit.AuditResult]:
         start = time.time()
@@ -282,11 +287,7 @@ class Pipeline:
         base = self.make_base(conversations)
         sft_info = self.run_sft(base, conversations)
         rl_log = self.run_rl(self.models / "ttt-sft")
-        start = time.time()
         sampled = self.compare_sampled()
-        self.log(f"   sampled at temperature {sampled['temperature']} on {sampled['games']} held-out games, the mean "
-                 f"reward went from {sampled['tiny/ttt-sft']:.3f} (SFT) to {sampled['tiny/ttt-rl']:.3f} (RL)")
-        self._timed("sampled", start)
         self.log("5. Evaluation on the same seeded games (greedy decoding), through the local server ...")
         summaries = self.evaluate_all(["tiny/ttt-base", "tiny/ttt-sft", "tiny/ttt-rl", TEACHER])  # scripted teacher
         table = format_table(summaries)
