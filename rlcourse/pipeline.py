@@ -52,7 +52,8 @@ class PipelineSettings:
     # 0.006 at 0.7), so at 0.7, 56-91% of the groups per step had no signal; at 1.0, 16-47%. With AdamW
     # every step moves each weight by about the learning rate however weak the signal: at 2e-4 the RL
     # model lost more than the SFT model (14% vs 5.5% against the optimal opponent); at 5e-5 and 1.0 its
-    # failing audit lines went from 12 to 8, 11 to 11 and 12 to 11 in three runs (all measured, README).
+    # failing audit lines went from 12 to 8, 11 to 11, 12 to 11 and 12 to 8 in four runs (all measured,
+    # README).
     rl_stages: list[rl.RLSettings] = field(default_factory=lambda: [
         rl.RLSettings(steps=20, batch_size=256, rollouts_per_example=8, temperature=1.0, learning_rate=5e-5,
                       min_random_move_prob=0.0, max_random_move_prob=1.0, max_turns=6, micro_batch_size=64,
