@@ -1,10 +1,11 @@
 """The whole `make demo` story in quick mode: data -> SFT -> RL -> evaluation -> audit.
 
 Quick mode shows RL raising the reward it maximises: the mean reward of games sampled at the RL
-temperature, SFT against RL on the same 256 held-out games. Measured with three RL seeds: 0.429 ->
-0.519-0.532. Greedy play is another matter: its reward on 256 games moved by -0.03 to +0.14 over the
-same runs, so no test claims a greedy improvement in quick mode (README: what the full run shows).
-That one update moves the policy towards above-average replies is tested in test_rl.py.
+temperature, SFT against RL on the same 512 held-out games. The short SFT run gives a different model
+on each machine, so the RL settings were measured from seven SFT models (SFT seeds 0-6): the gain was
++0.07 to +0.21 every time (PipelineSettings.quick). Greedy play moves less consistently in 12 steps,
+so no test claims a greedy improvement in quick mode (README: what the full run shows). That one
+update moves the policy towards above-average replies is tested in test_rl.py.
 """
 
 import json
@@ -59,7 +60,7 @@ def test_quick_pipeline_runs_end_to_end(tmp_path):
 
     # RL raised the reward it maximises: the sampled games' mean reward, on the same held-out games
     sampled = results["sampled"]
-    assert sampled["games"] == 256 and sampled["low"] <= sampled["gain"] <= sampled["high"]
+    assert sampled["games"] == PipelineSettings.quick().sampled_games and sampled["low"] <= sampled["gain"] <= sampled["high"]
     assert sampled["gain"] == pytest.approx(sampled["tiny/ttt-rl"] - sampled["tiny/ttt-sft"])
     assert sampled["gain"] > 0, sampled
 
