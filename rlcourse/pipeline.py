@@ -200,7 +200,8 @@ class Pipeline:
                      f"{stage.temperature}")
             # a stage is identified by its settings and by the model it starts from (that model's own
             # phase.json), so a new SFT model or an earlier stage run again makes this stage start over
-            identity = json.loads(json.dumps({"stage": asdict(stage), "start": json.loads((current / "phase.json").read_text())}))
+            start_phase = json.loads((current / "phase.json").read_text())
+            identity = json.loads(json.dumps({"stage": asdict(stage), "start": start_phase}))
             if not self._fresh(stage_out, identity):
                 origin = run_dir / "origin.json"
                 if run_dir.exists() and (not origin.exists() or json.loads(origin.read_text()) != identity):
