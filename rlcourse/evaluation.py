@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import os
+import random
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -68,22 +69,63 @@ def backend_from_env(local_server=None) -> Backend:
 def evaluate(env: vf.Environment | str, model: str, backend: "Backend | vf.Client", num_examples: int = 20,
              rollouts_per_example: int = 1, env_args: dict | None = None,
              sampling_args: dict | None = None, max_concurrent: int = 32,
-             state_columns: list[str] | None = None, progress: bool = False) -> list[dict[str, Any]]:
+             state_columns: list[str] | None = None, progress: bool = False,
+             game_seed: int | None = None) -> list[dict[str, Any]]:
     """Evaluate ``model`` on ``env`` (an Environment or an env id) and return one plain dict per rollout.
 
     ``backend`` is a :class:`Backend` (an OpenAI-compatible URL) or a verifiers client such as
     :class:`rlcourse.server.InProcessClient`. The rollouts are the first ``num_examples`` examples of
     the environment's eval split, each played
     ``rollouts_per_example`` times; with a seeded environment two models meet the same games.
+
+    Randomness of the model's replies. A ``seed`` in ``sampling_args`` is sent with every request: the
+    course's server then answers each conversation in one fixed way, so the player is a deterministic
+    function of the position (games that reach the same position get the same reply). That is right
+    for repeatable greedy tables and a consistent teacher, wrong for measuring *sampled* play: all games
+    that open on the same board would share one sampled first move. ``game_seed`` gives every game its
+    own random stream instead: game k of example i sends the seed ``game_seeds(game_seed, i, k)`` with
+    each of its requests. Games are then independent samples (so intervals over games are valid),
+    repeatable, and paired: another model evaluated with the same ``game_seed`` (and the same model
+    id on the course's server) draws the same random numbers on the same games.
     """
     if isinstance(env, str):
         env = vf.load_environment(env, **(env_args or {}))
-    silence = {} if progress else {"on_start": _ignore, "on_progress": _ignore, "on_log": _ignore}
-    results = run_coroutine(env.evaluate(
-        client=backend.client_config() if isinstance(backend, Backend) else backend, model=model, sampling_args=sampling_args or {},
-        num_examples=num_examples, rollouts_per_example=rollouts_per_example,
-        max_concurrent=max_concurrent, state_columns=state_columns or [], **silence))
-    return [json.loads(json.dumps(dict(row), default=make_serializable)) for row in results["outputs"]]
+    client = backend.client_config() if isinstance(backend, Backend) else backend
+    if game_seed is not None:
+        outputs = run_coroutine(_play_own_streams(env, client, model, sampling_args or {}, num_examples,
+                                                  rollouts_per_example, max_concurrent, state_columns or [],
+                                                  game_seed))
+    else:
+        silence = {} if progress else {"on_start": _ignore, "on_progress": _ignore, "on_log": _ignore}
+        outputs = run_coroutine(env.evaluate(
+            client=client, model=model, sampling_args=sampling_args or {},
+            num_examples=num_examples, rollouts_per_example=rollouts_per_example,
+            max_concurrent=max_concurrent, state_columns=state_columns or [], **silence))["outputs"]
+    return [json.loads(json.dumps(dict(row), default=make_serializable)) for row in outputs]
+
+
+def game_seeds(game_seed: int, example_id: int, rollout: int) -> int:
+    """The request seed of one game: fixed by the evaluation's seed, the example and the rollout index."""
+    return random.Random(f"game:{game_seed}:{example_id}:{rollout}").getrandbits(63)
+
+
+async def _play_own_streams(env, client, model: str, sampling_args: dict, num_examples: int,
+                            rollouts_per_example: int, max_concurrent: int, state_columns: list[str],
+                            game_seed: int) -> list:
+    """Play and score every game with its own request seed (what :func:`evaluate` does for ``game_seed``)."""
+    from verifiers.clients import resolve_client
+
+    dataset = env.get_eval_dataset()
+    rows = dataset.select(range(min(num_examples, len(dataset)) if num_examples > 0 else len(dataset))).to_list()
+    client = resolve_client(client)
+    limit = asyncio.Semaphore(max_concurrent if max_concurrent > 0 else len(rows) * rollouts_per_example or 1)
+
+    async def play(row: dict, k: int):
+        seeded = {**sampling_args, "seed": game_seeds(game_seed, row["example_id"], k)}
+        async with limit:
+            return await env.run_rollout(row, client, model, seeded, state_columns=state_columns)
+
+    return await asyncio.gather(*(play(row, k) for row in rows for k in range(rollouts_per_example)))
 
 
 def _ignore(*args, **kwargs) -> None:

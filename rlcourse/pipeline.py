@@ -252,9 +252,9 @@ class Pipeline:
 
         The table's greedy play changes only where RL makes another move the most likely one; the
         sampled reward moves with every shift of probability. Both models play the same held-out games
-        (the eval split of a seed RL never trains on, opponents over the last stage's range), and each
-        request draws its random numbers from one seed and its conversation, so the two models differ
-        only where their replies do: a paired comparison, game by game.
+        (the eval split of a seed RL never trains on, opponents over the last stage's range). Every game
+        draws its own random stream (``game_seed``), the same one for both models, so the games are
+        independent samples and the comparison is paired game by game: the interval is over games.
         """
         s = self.settings
         start = time.time()
@@ -262,13 +262,13 @@ class Pipeline:
         env = vf.load_environment("tictactoe", num_eval_examples=s.sampled_games, seed=SAMPLED_SEED,
                                   min_random_move_prob=stage.min_random_move_prob,
                                   max_random_move_prob=stage.max_random_move_prob, max_turns=stage.max_turns)
-        sampling = {"temperature": stage.temperature, "max_tokens": stage.max_tokens, "seed": 2026}
+        sampling = {"temperature": stage.temperature, "max_tokens": stage.max_tokens}
         rewards = {}
         for name in ("ttt-sft", "ttt-rl"):
-            # the same model id for both, so that the same conversation gets the same random numbers
+            # the same model id for both, so that the same game gets the same random numbers
             policy = tinylm.TinyModelPolicy.from_pretrained(self.models / name, name="tiny/ttt")
             rows = evaluate(env, "tiny/ttt", InProcessClient(policy), num_examples=s.sampled_games,
-                            sampling_args=sampling, max_concurrent=256, state_columns=["outcome"])
+                            sampling_args=sampling, max_concurrent=256, game_seed=SAMPLED_SEED)
             rewards[name] = [float(r["reward"] or 0.0) for r in sorted(rows, key=lambda r: r["example_id"])]
         gain, low, high = mean_difference(rewards["ttt-sft"], rewards["ttt-rl"])
         result = {"games": s.sampled_games, "temperature": stage.temperature,

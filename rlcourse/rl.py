@@ -86,16 +86,16 @@ class RLSettings:
 # ---------------------------------------------------------------------------------------------
 
 
-def group_advantages(rewards: list[float], group_size: int) -> list[float]:
-    """GRPO's advantage: each reward minus the mean reward of its group (consecutive ``group_size`` items)."""
+def groups_of(rewards: list[float], group_size: int) -> list[list[float]]:
+    """Consecutive ``group_size`` items: the rollouts of one example."""
     if len(rewards) % group_size:
         raise ValueError(f"{len(rewards)} rewards do not split into groups of {group_size}")
-    out = []
-    for start in range(0, len(rewards), group_size):
-        group = rewards[start : start + group_size]
-        mean = sum(group) / len(group)
-        out.extend(r - mean for r in group)
-    return out
+    return [rewards[start : start + group_size] for start in range(0, len(rewards), group_size)]
+
+
+def group_advantages(rewards: list[float], group_size: int) -> list[float]:
+    """GRPO's advantage: each reward minus the mean reward of its group (consecutive ``group_size`` items)."""
+    return [r - sum(group) / len(group) for group in groups_of(rewards, group_size) for r in group]
 
 
 def cispo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
@@ -160,6 +160,18 @@ def samples_from_state(state: dict, advantage: float, game: int = 0) -> list[Sam
                              [0.0] * len(prompt) + logprobs, advantage, game)
             samples.append(current)
     return samples
+
+
+def training_samples(states: list[dict], rewards: list[float], group_size: int) -> list[Sample]:
+    """The sequences of every game whose group disagreed, each with its group-relative advantage.
+
+    A group whose games all got the same reward carries no signal. Its advantages are 0 only up to
+    float rounding (0.7 - mean(0.7, 0.7, 0.7) is 1.1e-16), so such groups are found by their rewards.
+    """
+    advantages = group_advantages(rewards, group_size)
+    informative = [len(set(group)) > 1 for group in groups_of(rewards, group_size)]
+    return [sample for game, (state, advantage) in enumerate(zip(states, advantages))
+            if informative[game // group_size] for sample in samples_from_state(state, advantage, game)]
 
 
 def loss_advantages(samples: list[Sample], normalize: str = "game") -> tuple[list[float], float]:
@@ -292,9 +304,7 @@ class Trainer:
         generation_s = time.time() - start
 
         rewards = [float(st.get("reward") or 0.0) for st in states]
-        advantages = group_advantages(rewards, s.rollouts_per_example)
-        samples = [smp for game, (st, adv) in enumerate(zip(states, advantages)) if adv != 0.0
-                   for smp in samples_from_state(st, adv, game)]
+        samples = training_samples(states, rewards, s.rollouts_per_example)
 
         start = time.time()
         stats = self._optimize(samples)
@@ -302,8 +312,8 @@ class Trainer:
         self.policy.load_weights(self.model)
 
         self.state.step += 1
-        groups = [rewards[i : i + s.rollouts_per_example] for i in range(0, len(rewards), s.rollouts_per_example)]
-        zero_signal = sum(max(g) == min(g) for g in groups) / len(groups)
+        groups = groups_of(rewards, s.rollouts_per_example)
+        zero_signal = sum(len(set(group)) == 1 for group in groups) / len(groups)
         row = {"step": self.state.step, "reward": sum(rewards) / len(rewards), **self._game_metrics(states),
                "zero_signal_groups": zero_signal,
                **stats, "generation_s": round(generation_s, 3), "training_s": round(training_s, 3)}

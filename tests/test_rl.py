@@ -61,6 +61,17 @@ def test_samples_merge_turns_that_share_a_prefix():
     assert [s.ids for s in rl.samples_from_state(state, 1.0)] == [[1, 2, 3, 4], [1, 2, 9, 5, 7]]
 
 
+def test_groups_whose_rewards_all_agree_are_skipped():
+    """0.7 - mean(0.7, 0.7, 0.7) is 1.1e-16, not 0.0: such a group must still carry no sequences."""
+    game = {"trajectory": [step([1, 2], [3], [-0.5])]}
+    rewards = [0.7, 0.7, 0.7, 1.0, 0.5, 0.5]
+    assert rl.group_advantages(rewards, 3)[0] != 0.0  # the float noise the trainer must not train on
+    samples = rl.training_samples([game] * 6, rewards, 3)
+    assert [x.game for x in samples] == [3, 4, 5]
+    assert [x.advantage for x in samples] == pytest.approx([1 / 3, -1 / 6, -1 / 6])
+    assert rl.training_samples([game] * 3, [0.5, 0.5, 0.5], 3) == []
+
+
 def test_every_game_weighs_the_same_in_the_loss():
     """A won game of one turn (+0.5) and a lost game of three turns (-0.5) that wrote the same two tokens
     in every turn: per game the pushes cancel; per token the long game wins and pushes those tokens down."""
