@@ -48,8 +48,8 @@ def main(out_dir: str = "outputs/tour") -> dict:
             env = vf.load_environment("tictactoe", min_random_move_prob=p, max_random_move_prob=p,
                                       num_eval_examples=games)
             for model in TTT_PLAYERS:
-                # a request seed makes each scripted reply a function of the conversation: repeatable tables
-                rows = evaluate(env, model, backend, num_examples=games, sampling_args={"seed": 2026})
+                # every game draws its own seeded random stream: independent games, a repeatable table
+                rows = evaluate(env, model, backend, num_examples=games, game_seed=2026)
                 summaries[f"{model.split('/')[-1]} vs {opponent.split()[0]}"] = tictactoe_summary(rows)
         print(f"Tic-Tac-Toe: {games} seeded games per row, the same games for every player; % [95% CI]")
         print(format_table(summaries))
