@@ -132,19 +132,22 @@ def audit_model(path, variant: str = "full") -> AuditResult:
     return audit(greedy_move_fn(model, tokenizer), variant)
 
 
-def teacher_move_fn():
-    """The scripted teacher as a ``move_fn``. Its random corner/edge choice is seeded by the board, so it
-    is one fixed policy (the teacher always picks the same cell in the same position)."""
+def scripted_move_fn(name: str = "scripted/ttt-heuristic"):
+    """A scripted Tic-Tac-Toe player as a ``move_fn`` (the teacher by default). Its random choices are
+    seeded by the board, so it is one fixed policy (always the same cell in the same position)."""
     import random
 
-    from rlcourse.scripted import teacher_move
+    from rlcourse.scripted import SCRIPTED
+
+    play = SCRIPTED[name][0]
 
     def move_fn(conversations: list[list[dict]]) -> list[str]:
-        replies = []
-        for messages in conversations:
-            board = ttt.parse_board(messages[-1]["content"])
-            cell, thought = teacher_move(board, random.Random(board))
-            replies.append(f"<think>{thought}</think>\n<move>{cell}</move>")
-        return replies
+        return [play(messages, None, random.Random(ttt.parse_board(messages[-1]["content"]))).content or ""
+                for messages in conversations]
 
     return move_fn
+
+
+def teacher_move_fn():
+    """The scripted teacher (``scripted/ttt-heuristic``) as a ``move_fn``."""
+    return scripted_move_fn("scripted/ttt-heuristic")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
@@ -66,8 +66,8 @@ class ScriptedPolicy(Policy):
         reply = self.fn(messages, tools, rng)
         limit = request.token_limit() if request is not None else None
         if limit is not None and reply.content and count_tokens(reply.content) > limit:
-            reply.content = truncate_to_tokens(reply.content, limit)
-            reply.finish_reason = "length"
+            # a new Reply: a script may return one shared object (a constant), which must stay whole
+            reply = replace(reply, content=truncate_to_tokens(reply.content, limit), finish_reason="length")
         return reply
 
 

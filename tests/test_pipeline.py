@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from rlcourse import data, tinylm
-from rlcourse.pipeline import Pipeline, PipelineSettings
+from rlcourse.pipeline import Pipeline, PipelineSettings, default_out_dir
 
 
 @pytest.mark.timeout(1800)  # one quick pipeline run, one that reuses it, one more RL stage: 342 s on the build machine
@@ -87,3 +87,10 @@ def test_quick_pipeline_runs_end_to_end(tmp_path):
     assert not any("reusing" in line or "resuming" in line for line in third)
     assert [row["step"] for row in rl_log] == [row["step"] for row in log]
     assert json.loads((out / "runs" / "rl-stage1" / "origin.json").read_text())["start"] == marker
+
+
+def test_quick_mode_never_writes_into_the_full_runs_folder(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    assert Pipeline().out.as_posix() == default_out_dir() == "outputs/pipeline-quick"
+    monkeypatch.setenv("COURSE_QUICK", "0")
+    assert Pipeline().out.as_posix() == "outputs/pipeline"

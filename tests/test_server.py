@@ -65,6 +65,18 @@ def test_max_tokens_truncates_and_says_so(app_client):
     assert body["choices"][0]["finish_reason"] == "length" and body["usage"]["completion_tokens"] <= 3
 
 
+def test_truncating_a_shared_reply_leaves_it_whole_for_later_requests():
+    """A script returns one constant Reply when it finds no board; a short max_tokens must not cut it
+    in place for every later request."""
+    client = TestClient(create_app())
+    no_board = [{"role": "user", "content": "hello"}]
+    short = post(client, {"model": "scripted/ttt-heuristic", "messages": no_board, "max_tokens": 2}).json()
+    assert short["choices"][0]["finish_reason"] == "length"
+    later = post(client, {"model": "scripted/ttt-heuristic", "messages": no_board}).json()["choices"][0]
+    assert later["finish_reason"] == "stop"
+    assert later["message"]["content"] == "I cannot find a Tic-Tac-Toe board in the last message."
+
+
 def test_a_seed_makes_replies_repeatable(app_client):
     request = {"model": "scripted/ttt-random", "messages": TTT_MESSAGES, "seed": 5}
     first = {post(app_client, request).json()["choices"][0]["message"]["content"] for _ in range(5)}

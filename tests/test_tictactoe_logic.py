@@ -158,3 +158,12 @@ def test_parse_move_rejects_with_a_reason(text):
 def test_follows_format(text, full, basic):
     assert follows_format(text, "full") is full
     assert follows_format(text, "basic") is basic
+
+
+def test_the_audit_takes_any_scripted_player():
+    """A pipeline with another scripted teacher audits that teacher: minimax loses no line."""
+    from rlcourse import audit
+
+    assert audit.audit(audit.scripted_move_fn("scripted/ttt-minimax")).failed == 0
+    heuristic = audit.audit(audit.teacher_move_fn())
+    assert heuristic.failed > 0 and heuristic.invalid == 0  # the teacher falls for forks, never breaks a rule
