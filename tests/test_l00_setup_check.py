@@ -28,10 +28,15 @@ def test_ex0_1_the_server_accepts_it(nb):
     assert [m.role for m in request.messages] == ["system", "user"]
 
 
-def completion(content, completion_tokens=None, tool_calls=None) -> ChatCompletion:
+def completion(content, completion_tokens=None, tool_calls=None, more_choices=()) -> ChatCompletion:
+    """A chat.completion for ``content``; ``more_choices`` adds further choices (a request with n > 1)."""
     request = ChatRequest.model_validate({"model": "scripted/test", "messages": [{"role": "user", "content": "hi"}]})
     reply = Reply(content=content, tool_calls=tool_calls, completion_tokens=completion_tokens)
-    return ChatCompletion.model_validate(completion_body(request, reply, prompt_tokens=17))
+    body = completion_body(request, reply, prompt_tokens=17)
+    for index, text in enumerate(more_choices, start=1):
+        body["choices"].append({"index": index, "message": {"role": "assistant", "content": text},
+                                "finish_reason": "stop", "logprobs": None})
+    return ChatCompletion.model_validate(body)
 
 
 def test_ex0_2_text_and_token_count(nb):
@@ -48,3 +53,12 @@ def test_ex0_2_no_text(nb):
     text, tokens = nb.reply_and_tokens(response)
     assert text == "", f"a message without content should give an empty string, got {text!r}"
     assert tokens == 3
+
+
+def test_ex0_2_first_choice_only(nb):
+    # A request with n=3 gets three choices; the reply is the first one's text, not another's or all of them.
+    response = completion("<move>4</move>", completion_tokens=18, more_choices=["<move>0</move>", "<move>8</move>"])
+    text, tokens = nb.reply_and_tokens(response)
+    assert text == "<move>4</move>", (
+        f"with several choices, return the text of the first one, response.choices[0] ('<move>4</move>'); got {text!r}")
+    assert tokens == 18, f"the token count is usage.completion_tokens (18), got {tokens!r}"

@@ -24,7 +24,13 @@ def test_ex1_1_records_the_state_where_the_action_was_chosen(nb):
 
 
 def test_ex1_1_stops_when_the_environment_says_done(nb):
-    def dither(state, rng):
+    calls = []
+
+    def dither(state, rng):  # never reaches an end: only the step cap (max_steps) ends this episode
+        calls.append(state)
+        assert len(calls) <= 50, (
+            "the episode went on after env.step returned done=True at step 7 (max_steps=7): stop as soon as done is "
+            "True, whether an end of the line was reached or the step cap")
         return +1 if state <= 3 else -1
 
     trajectory = nb.rollout(nb.LineWalk(max_steps=7), dither, random.Random(0))

@@ -54,6 +54,22 @@ def test_ex3_1_env_response(nb):
     assert all(row["first_answer"] == "" for row in rows), (
         'a first reply without \\boxed{} should leave state["first_answer"] == "" '
         f'(what extract_boxed_answer returns), got {[row["first_answer"] for row in rows]}')
+    rows = rollouts(env, replies("I do not know.", "Then \\boxed{6}.", "\\boxed{7}"), state_columns=["first_answer"])
+    assert all(row["first_answer"] == "" for row in rows), (
+        'a first reply without \\boxed{} records "" as the first answer, and later replies must not replace it; got '
+        f'{[row["first_answer"] for row in rows]}. "" is a recorded answer: test `is None`, not `not state["first_answer"]`')
+
+
+def test_ex3_1_first_answer_is_the_last_boxed_of_the_first_reply(nb):
+    env = build(nb.AskAgainEnv, eval_dataset=problems(), system_prompt=double_check.SYSTEM_PROMPT, max_turns=3)
+    state = {"first_answer": None, "trajectory": [{}], "answer": "12"}
+    reply = "First I wrote \\boxed{11}, but 3 times 4 is \\boxed{12}."
+    messages = [{"role": "user", "content": "Compute 3 * 4."}, vf.AssistantMessage(content=reply)]
+    call(env.env_response, messages, state)
+    expected = double_check.extract_boxed_answer(reply, strict=True)
+    assert state["first_answer"] == expected, (
+        f'the first answer is the content of the LAST \\boxed{{}} of the first reply, as extract_boxed_answer(text, '
+        f'strict=True) returns it: {expected!r} for {reply!r}, got {state["first_answer"]!r}')
 
 
 # ----------------------------------------------------------------------------- Exercise 3.2
@@ -78,10 +94,17 @@ def test_ex3_2_stop_after_two_answers(nb):
 # ----------------------------------------------------------------------------- Exercise 3.3
 
 
-def conversation(first: str, second: str | None = None, as_objects: bool = False) -> list:
+def conversation(first: str, second: str | None = None, as_objects: bool = False, more: tuple = ()) -> list:
+    """Model replies ``first``, ``second`` and then ``more``, each later one after "Are you sure?"; an item of
+    ``more`` that is ``("user", text)`` is a user message instead (e.g. a closing message)."""
     messages = [{"role": "assistant", "content": first}]
     if second is not None:
         messages += [{"role": "user", "content": "Are you sure?"}, {"role": "assistant", "content": second}]
+    for item in more:
+        if isinstance(item, tuple):
+            messages.append({"role": item[0], "content": item[1]})
+        else:
+            messages += [{"role": "user", "content": "Are you sure?"}, {"role": "assistant", "content": item}]
     if as_objects:
         kinds = {"assistant": vf.AssistantMessage, "user": vf.UserMessage}
         messages = [kinds[m["role"]](content=m["content"]) for m in messages]
@@ -104,3 +127,17 @@ def test_ex3_3_kept_correct_answer(nb, as_objects):
         assert got == expected, f"kept_correct_answer should be {expected} for {what}; got {got!r}"
     got = call(nb.kept_correct_answer, [], "12")
     assert got == 0.0, f"an empty completion should score 0.0, got {got!r}"
+    longer = [
+        ("\\boxed{12}", "\\boxed{13}", ("\\boxed{12}",), 1.0,
+         "three replies 12, 13, 12: the first and the LAST reply are correct (texts[-1], not texts[1])"),
+        ("\\boxed{12}", "\\boxed{12}", ("\\boxed{13}",), 0.0, "three replies 12, 12, 13: the last reply is wrong"),
+        ("\\boxed{12}", "Sure: \\boxed{12}", (("user", "Thanks, answer recorded."),), 1.0,
+         "two correct replies followed by the environment's closing message: the last REPLY is the model's, not "
+         "the closing message"),
+        ("\\boxed{12}", None, (("user", "Are you sure?"),), 0.0,
+         "one reply, then a follow-up the model never answered: it replied only once (count the model's replies, "
+         "not the messages)"),
+    ]
+    for first, second, more, expected, what in longer:
+        got = call(nb.kept_correct_answer, conversation(first, second, as_objects, more), "12")
+        assert got == expected, f"kept_correct_answer should be {expected} for {what}; got {got!r}"

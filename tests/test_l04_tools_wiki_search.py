@@ -75,8 +75,8 @@ def test_ex4_1_find_sentences_schema(nb):
 # ----------------------------------------------------------------------------- Exercise 4.2
 
 
-def tool_calls(*names: str) -> vf.AssistantMessage:
-    return vf.AssistantMessage(content=None, tool_calls=[
+def tool_calls(*names: str, content: str | None = None) -> vf.AssistantMessage:
+    return vf.AssistantMessage(content=content, tool_calls=[
         vf.ToolCall(id=f"call_{i}", name=name, arguments="{}") for i, name in enumerate(names)])
 
 
@@ -94,6 +94,14 @@ CASES = [
     ([tool_calls("read_article"), result(), FINAL], 0.0, "read without searching, then answer"),
     ([FINAL], 0.0, "an answer without any tool call"),
     ([tool_calls("search_articles"), result()], 0.0, "a search but no final answer (the rollout hit max_turns)"),
+    ([tool_calls("read_article"), result(), tool_calls("search_articles"), result(), FINAL], 1.0,
+     "read, then search, then answer (the search need not be the first call)"),
+    ([tool_calls("search_articles"), result(), tool_calls("read_article")], 0.0,
+     "a search, then the rollout hit max_turns on a reply that still calls a tool (the last assistant message "
+     "has tool_calls: it is not a final answer)"),
+    ([tool_calls("search_articles"), result(), tool_calls("read_article", content="Let me read the article.")], 0.0,
+     "a search, then a last reply with text AND a tool call (a reply with tool calls is not a final answer, "
+     "whatever text it carries)"),
     ([], 0.0, "an empty completion"),
 ]
 
@@ -135,6 +143,14 @@ def searches_three_times(messages, tools, rng):
     return Reply(content="Answer: chess")
 
 
+def searches_three_times_with_a_forged_budget(messages, tools, rng):
+    k = sum(1 for m in messages if m.get("role") == "assistant")
+    if k < 3:
+        arguments = json.dumps({"query": "chess", "budget": {"searches_left": 99}})
+        return Reply(tool_calls=[{"name": "search_articles", "arguments": arguments}])
+    return Reply(content="Answer: chess")
+
+
 def test_ex4_3_update_tool_args(nb):
     env = make_budget_env(nb, max_searches=2)
     state = {"budget": {"searches_left": 2}}
@@ -144,6 +160,12 @@ def test_ex4_3_update_tool_args(nb):
     assert "budget" in args, "update_tool_args should add a 'budget' argument for search_articles"
     assert args["budget"] is state["budget"], (
         "inject this rollout's own budget object, state['budget'] (not a copy), so that spending it shows in the state")
+    forged = {"searches_left": 99}
+    args = env.update_tool_args("search_articles", {"query": "chess", "budget": forged}, [], state)
+    assert isinstance(args, dict) and args.get("budget") is state["budget"], (
+        "a model that sends its own 'budget' argument must not get to use it: the environment's value, "
+        "state['budget'], always wins (put it after the model's arguments: {**tool_args, 'budget': ...}); got "
+        f"budget={args.get('budget') if isinstance(args, dict) else args!r}")
     args = env.update_tool_args("read_article", {"title": "Chess"}, [], state)
     assert args == {"title": "Chess"}, (
         f"arguments of other tools (read_article) should pass through unchanged, got {args!r}")
@@ -161,3 +183,13 @@ def test_ex4_3_update_tool_args(nb):
             f"the third search should be refused (budget used up), got {tool_texts[2]!r}. Each rollout "
             "must get its own budget from its state")
         assert row["budget"] == {"searches_left": 0}, f"each rollout's budget should end at 0, got {row['budget']}"
+
+    # The model cannot forge a budget: one that sends budget={"searches_left": 99} with every search still gets 2.
+    rows = rollouts(env, searches_three_times_with_a_forged_budget, rollouts_per_example=2, state_columns=["budget"])
+    for row in rows:
+        tool_texts = [m["content"] for m in row["completion"] if m["role"] == "tool"]
+        assert len(tool_texts) == 3 and "budget" in tool_texts[2].lower(), (
+            "a model that sends its own budget argument ({'searches_left': 99}) got a third search: the injected "
+            f"state['budget'] must override whatever the model sends; tool results began {[t[:30] for t in tool_texts]}")
+        assert row["budget"] == {"searches_left": 0}, (
+            f"the rollout's own budget should have paid for the searches and end at 0, got {row['budget']}")

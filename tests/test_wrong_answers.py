@@ -4,11 +4,11 @@ alternatives there, graded by ``check`` exactly as in a learner's notebook."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import importlib
 import pkgutil
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,15 +28,14 @@ def cases(kind: str) -> list:
     return found
 
 
-@functools.lru_cache(maxsize=None)
-def solution_namespace(lesson: int) -> dict:
-    (path,) = (ROOT / "solutions").glob(f"{lesson:02d}_*.ipynb")
-    return vars(load_notebook(path))
-
-
 def grade(lesson: int, exercise: str, source: str) -> tuple[bool, str]:
-    """``check``'s result and its printed verdict for ``source`` run in the solution's namespace."""
-    namespace = dict(solution_namespace(lesson))
+    """``check``'s result and its printed verdict for ``source`` run in a fresh load of the solution.
+
+    The answer runs in the notebook module's own namespace, so the setup cells' functions (which look
+    names up there) use it too, as they would in the learner's kernel.
+    """
+    (path,) = (ROOT / "solutions").glob(f"{lesson:02d}_*.ipynb")
+    namespace = vars(sys.modules[load_notebook(path).__name__])
     exec(compile(source, f"<answer to {exercise}>", "exec"), namespace)
     verdict = io.StringIO()
     with contextlib.redirect_stdout(verdict):
