@@ -46,9 +46,10 @@ def expected_counts(rows: list[dict]) -> dict[str, int]:
     return counts
 
 
-def failed_call_row(example_id: int) -> dict:
-    """What a rollout looks like when the model call itself failed: error set, nothing finished."""
-    return {"example_id": example_id, "prompt": [], "completion": [], "reward": 0.0, "outcome": None,
+def failed_call_row(example_id: int, outcome: str | None = None) -> dict:
+    """What a rollout looks like when the model call itself failed: error set, nothing finished (or, with
+    ``outcome``, a game whose state still reports an outcome although the rollout ended with an error)."""
+    return {"example_id": example_id, "prompt": [], "completion": [], "reward": 0.0, "outcome": outcome,
             "invalid_moves": 0, "board": tictactoe.EMPTY_BOARD, "error": "EmptyModelResponseError: empty reply",
             "metrics": {"win": 0.0, "draw": 0.0, "loss": 1.0, "invalid_moves": 0.0}}
 
@@ -79,6 +80,11 @@ def test_ex7_1_outcome_counts(nb):
         f"losses, got {got['loss']}")
     assert got == expected, f"a failed call (error set) is a loss and an invalid-move game: expected {expected}, got {got}"
     assert sum(got[k] for k in ("win", "draw", "loss")) == len(mixed)
+    reported = [failed_call_row(102, "win"), failed_call_row(103, "draw")]
+    got = counts_of(nb, reported, "failed calls that report an outcome")
+    assert (got["win"], got["draw"], got["loss"], got["invalid"]) == (0, 0, 2, 2), (
+        "a game with an error counts as lost (and as an invalid-move game) whatever its outcome says: two such games "
+        f"reporting 'win' and 'draw' should give 0 wins, 0 draws, 2 losses, 2 invalid; got {got}")
     assert counts_of(nb, [], "no games") == {"win": 0, "draw": 0, "loss": 0, "invalid": 0}, \
         "with no rows every count is 0"
 

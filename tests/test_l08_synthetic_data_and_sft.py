@@ -46,9 +46,9 @@ def chatty_second_reply(messages, tools, rng):
     return reply
 
 
-def played(policy, games: int = 30, low: float = 0.0, high: float = 1.0) -> list[dict]:
+def played(policy, games: int = 30, low: float = 0.0, high: float = 1.0, max_turns: int = 8) -> list[dict]:
     env = build(tictactoe.load_environment, num_eval_examples=games, min_random_move_prob=low,
-                max_random_move_prob=high, seed=5)
+                max_random_move_prob=high, seed=5, max_turns=max_turns)
     client = InProcessClient(policy if isinstance(policy, str) else ScriptedPolicy(policy, "grader stand-in"), seed=1)
     return evaluate(env, "grader", client, num_examples=games, state_columns=COLUMNS)
 
@@ -70,6 +70,11 @@ def test_ex8_1_keep_game(nb):
         ("a game whose second reply has extra text after the move", played(chatty_second_reply, 10)),
         ("an unfinished game (no valid move at all)", played(replies("I pass."), 3)),
     ]
+    cut = played("scripted/ttt-heuristic", 6, max_turns=2)
+    assert all(r["outcome"] is None and not r.get("invalid_moves") and not r.get("error") for r in cut), \
+        "grader set-up: games cut after 2 turns end unfinished, without an invalid move"
+    cases.append(("a game cut at the turn cap (outcome None: neither won nor drawn, although every reply is "
+                  "well formed and no move was invalid)", cut))
     for what, rows in cases:
         for row in rows:
             expected, got = data.is_good_game(row), nb.keep_game(row)
@@ -151,6 +156,7 @@ def conversations() -> list[list[dict]]:
         [system, opening, reply, turn],                      # ends with a user message
         [system, opening, {"role": "assistant", "content": ""}, turn, reply2],  # an empty reply
         [system, opening, {"role": "assistant", "content": "Ünïcödé ✓ <move>٣</move> X|O 012"}],  # unseen text
+        [system, reply, reply2],                             # no user message: the template shows everything
     ]
 
 

@@ -82,10 +82,16 @@ def test_ex9_1_scale_by_std(nb):
 
 
 def test_ex9_1_rejects_a_batch_that_does_not_split(nb):
-    for rewards, group_size in (([1.0, 0.5, 0.0], 2), ([0.5] * 10, 4)):
-        with pytest.raises(ValueError):
-            nb.group_advantages(rewards, group_size)
-            raise AssertionError(f"{len(rewards)} rewards do not split into groups of {group_size}: raise ValueError")
+    for rewards, group_size in (([1.0, 0.5, 0.0], 2), ([0.5] * 10, 4), ([1.0, 0.0] * 4, 0), ([1.0, 0.0] * 4, -2)):
+        try:
+            got = nb.group_advantages(rewards, group_size)
+        except ValueError:
+            continue
+        except ZeroDivisionError:
+            raise AssertionError(f"group_advantages(<{len(rewards)} rewards>, group_size={group_size}) divided by zero: a "
+                                 "group size below 1 cannot split the rewards into groups, raise ValueError") from None
+        raise AssertionError(f"{len(rewards)} rewards do not split into (whole, non-empty) groups of {group_size}: raise "
+                             f"ValueError, not return {got!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,6 +208,8 @@ def test_ex9_3_valid_settings_give_num_groups(nb, batch_size, rollouts, num_grou
     (8, 16, None, "a batch smaller than one group"),
     (256, 0, None, "rollouts_per_example must be at least 2"),
     (256.0, 8, None, "batch_size must be an int, not a float"),
+    (256, 8.0, None, "rollouts_per_example must be an int, not a float"),
+    (256, 8, 0, "num_groups 0 is given (it is not None) and does not match 256 / 8 = 32"),
 ])
 def test_ex9_3_bad_settings_raise_a_helpful_value_error(nb, batch_size, rollouts, num_groups, why):
     try:

@@ -79,9 +79,12 @@ def test_ex10_1_grows_with_temperature(nb):
 def test_ex10_1_accepts_lists_and_rejects_zero_temperature(nb):
     got = entropy_of(nb, [0.0, 0.0, 0.0, 0.0], 1.0)
     assert got == pytest.approx(math.log(4), rel=1e-5), "a plain Python list of logits should work too (torch.as_tensor)"
-    with pytest.raises(ValueError):
-        nb.entropy_at_temperature(torch.zeros(3), 0.0)
-        raise AssertionError("temperature 0 is greedy decoding, not a distribution to divide by: raise ValueError for T <= 0")
+    for temperature in (0.0, -0.0, -1.0, -1e-6):
+        with pytest.raises(ValueError):
+            got = nb.entropy_at_temperature(torch.tensor([2.0, 1.0, 0.0]), temperature)
+            raise AssertionError(f"entropy_at_temperature(..., {temperature}) returned {got!r}: a temperature must be "
+                                 "positive (0 is greedy decoding, below 0 is not a temperature); raise ValueError for "
+                                 "T <= 0")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +161,17 @@ def test_ex10_2_lines_add_up_and_unbeatable_means_zero(nb):
 # ---------------------------------------------------------------------------------------------
 
 
-def reference_fork_cells(board: str, mark: str) -> list[int]:
+# Two definitions of a fork are in use. The standard one (lesson 12's is_fork): after the move, the mover
+# has two or more DISTINCT empty cells where it would win next move, and the move itself is not an
+# immediate win. The solution of this lesson counts threat LINES instead (two lines holding two of the
+# mark's marks and one empty cell each), which differs in two cases: two threat lines that share their
+# empty cell (one winning cell, no fork), and a move that wins at once while leaving two threat lines.
+# Until the lesson's text and solution move to the standard definition, these graders check only the
+# cells on which both definitions agree, and accept either answer on the others.
+
+
+def threat_line_fork_cells(board: str, mark: str) -> list[int]:
+    """Free cells after which ``mark`` has two or more threat lines (the lesson's own wording)."""
     out = []
     for cell in ttt.legal_moves(board):
         after = ttt.play(board, cell, mark)
@@ -167,6 +180,36 @@ def reference_fork_cells(board: str, mark: str) -> list[int]:
         if len(threats) >= 2:
             out.append(cell)
     return out
+
+
+def winning_cells(board: str, mark: str) -> set[int]:
+    return {cell for cell in ttt.legal_moves(board) if ttt.winner(ttt.play(board, cell, mark)) == mark}
+
+
+def standard_fork_cells(board: str, mark: str) -> list[int]:
+    """Free cells that do not win at once and leave ``mark`` two or more distinct winning cells."""
+    return [cell for cell in ttt.legal_moves(board)
+            if ttt.winner(ttt.play(board, cell, mark)) != mark and len(winning_cells(ttt.play(board, cell, mark), mark)) >= 2]
+
+
+def check_fork_cells(nb, board: str, mark: str, what: str = "") -> None:
+    got = nb.fork_cells(board, mark)
+    assert got is not None, "fork_cells should return a list of cells (it returned None)"
+    got = list(got)
+    shown = f"\n{ttt.render_board(board)}\n"
+    assert len(set(got)) == len(got), f"fork_cells(board, {mark!r}) lists a cell twice: {got} on{shown}"
+    taken = [c for c in got if c not in ttt.legal_moves(board)]
+    assert not taken, f"fork_cells(board, {mark!r}) returned {taken}, which are not free cells, on{shown}"
+    lines, standard = set(threat_line_fork_cells(board, mark)), set(standard_fork_cells(board, mark))
+    agreed = set(ttt.legal_moves(board)) - (lines ^ standard)   # cells both definitions classify alike
+    expected = sorted(lines & agreed)
+    mine = sorted(set(got) & agreed)
+    assert mine == expected, (
+        f"{what + ': ' if what else ''}fork_cells(board, {mark!r}) should be {expected}"
+        + (f" (a cell of {sorted(lines ^ standard)} may be listed or not)" if lines ^ standard else "")
+        + f", got {sorted(got)} on{shown}"
+        + ("" if what else "A fork cell is a free cell where the mark, once played, has at least two threats: lines "
+           "each holding two of its marks and one empty cell"))
 
 
 def live_boards() -> list[str]:
@@ -191,20 +234,17 @@ def test_ex10_3_named_positions(nb):
         ("O...X...X", "X", [2, 5, 6, 7], "X holds the centre and corner 8, O only corner 0: four cells give X two threats"),
         ("O...X.X.O", "O", [2], "O holds corners 0 and 8: O on 2 threatens 1 (0-1-2) and 5 (2-5-8)"),
         ("X.O.O...X", "X", [6], "X at 0 and 8: X on 6 threatens 3 (0-3-6) and 7 (6-7-8); O's own threat at 6 does not matter here"),
+        ("XO..X.O..", "X", [3, 5], "X at 0 and 4 already threatens 8; X on 3 or 5 adds a second threat on the middle row"),
+        ("X...O....", "X", [], "a single X mark cannot make two threats with one more move"),
         (ttt.EMPTY_BOARD, "X", [], "the empty board"),
     ]
     for board, mark, expected, what in cases:
-        got = sorted(nb.fork_cells(board, mark))
-        assert got == expected, f"{what}:\n{ttt.render_board(board)}\nfork_cells(board, {mark!r}) should be {expected}, got {got}"
+        assert sorted(threat_line_fork_cells(board, mark)) == sorted(standard_fork_cells(board, mark)) == expected
+        check_fork_cells(nb, board, mark, what)
 
 
 def test_ex10_3_every_position(nb):
     for board in BOARDS:
         for mark in "XO":
-            got = nb.fork_cells(board, mark)
-            expected = reference_fork_cells(board, mark)
-            assert sorted(got) == expected, (
-                f"fork_cells(board, {mark!r}) should be {expected}, got {sorted(got)} on\n{ttt.render_board(board)}\n"
-                "A fork cell is a free cell where the mark, once played, has at least two different lines each holding "
-                "two of its marks and one empty cell")
+            check_fork_cells(nb, board, mark)
     assert len(BOARDS) > 4000

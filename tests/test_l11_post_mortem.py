@@ -78,6 +78,16 @@ def test_ex11_1_refuses_games_without_a_decision(nb):
     with pytest.raises(ValueError):
         nb.unseen_share({"X........"}, [])
         raise AssertionError("unseen_share(positions, []) has no decision to count: raise ValueError (not 0/0)")
+    no_decision = [pm.Game(1, 0.0, False, x_moves=[], outcome="loss"), pm.Game(2, 0.0, True, x_moves=[], outcome="loss")]
+    try:
+        got = nb.unseen_share({"X........"}, no_decision)
+    except ValueError:
+        return
+    except ZeroDivisionError:
+        raise AssertionError("two games holding no X decision: raise ValueError (there is nothing to count), not "
+                             "ZeroDivisionError") from None
+    raise AssertionError(f"two games holding no X decision (x_moves empty) give no decision to count: raise ValueError, "
+                         f"not return {got!r}")
 
 
 # ---------------------------------------------------------------------------------------------

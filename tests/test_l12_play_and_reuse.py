@@ -46,7 +46,8 @@ def shown(board: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 NOT_A_CELL = ["", " ", "\n", "\t  ", "x", "four", "q", "44", "9", "10", "-1", "+4", "4.0", "04", "4 5", "4,5",
-              "٤", "４", "²", "<move>4</move>", "cell 4", "None", "4\x00", "0x4", "½"]
+              "٤", "４", "²", "<move>4</move>", "cell 4", "None", "4\x00", "0x4", "½",
+              "12", "78", "345", "012345678"]  # substrings of "012345678": a lenient `typed in "012345678"` lets them in
 
 
 def test_ex12_1_reads_every_free_cell(nb):
@@ -134,6 +135,24 @@ def test_ex12_2_is_fork(nb):
     assert nb.is_fork("XX.XO.O..", 2, "X") is False, "a move that completes a line is a win, not a fork"
 
 
+def test_ex12_2_a_fork_needs_two_distinct_cells(nb):
+    # X on 3 makes two threat LINES, 0-3-6 and 0-4-8, but both are completed by the same cell 0: O blocks
+    # both with one move, so this is no fork. A fork counts distinct threatened cells, not lines.
+    board = "..O.XOXOX"
+    assert reference_threats(play(board, 3, "X"), "X") == [0] and reference_fork(board, 3, "X") is False
+    got = nb.threat_cells(play(board, 3, "X"), "X")
+    assert list(got) == [0], (f"after X on 3 the only cell where X wins next is 0 (it completes both 0-3-6 and 0-4-8): "
+                              f"threat_cells should list it once, [0], got {got!r} for{shown(play(board, 3, 'X'))}")
+    got = nb.is_fork(board, 3, "X")
+    assert got is False, (
+        f"is_fork(board, 3, 'X') should be False: after X on 3 the lines 0-3-6 and 0-4-8 both need cell 0, a single "
+        f"winning cell that O blocks with one move; a fork needs two DIFFERENT winning cells. Got {got!r} for{shown(board)}")
+    # the same shape for O: O on 0 threatens 1 along 0-1-2 and along 1-4-7
+    assert nb.is_fork("..O.OXXOX", 0, "O") is False, (
+        "is_fork('..O.OXXOX', 0, 'O') should be False: the lines 0-1-2 and 1-4-7 share their empty cell 1")
+    assert nb.is_fork("X...O...X", 2, "X") is True, "X in three corners (0, 2, 8) threatens 1 and 5: a fork"
+
+
 # ---------------------------------------------------------------------------------------------
 # Exercise 12.3: rename_environment
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +177,18 @@ py-modules = ["tictactoe", "tictactoe_helpers"]
 
 [tool.verifiers.eval]
 num_examples = 20
+'''
+
+# TOML tables may come in any order: here another table's name = "tictactoe" comes before [project]
+REORDERED = '''[tool.other]
+name = "tictactoe"
+
+[tool.setuptools]
+py-modules = ["tictactoe"]
+
+[project]
+name = "tictactoe"
+version = "0.1.0"
 '''
 
 NO_SETUPTOOLS = '''[project]
@@ -189,7 +220,7 @@ def editable_lines(lines: list[str]) -> set[int]:
 def test_ex12_3_renames_name_and_module_only(nb):
     real = (ROOT / "envs" / "tictactoe" / "pyproject.toml").read_text()
     for text, modules in [(real, ["my_tictactoe"]), (TRICKY, ["my_tictactoe", "tictactoe_helpers"]),
-                          (NO_SETUPTOOLS, None)]:
+                          (NO_SETUPTOOLS, None), (REORDERED, ["my_tictactoe"])]:
         out = nb.rename_environment(text, "tictactoe", "my_tictactoe")
         assert isinstance(out, str), f"rename_environment should return the new text, got {type(out).__name__}"
         data, before = tomllib.loads(out), tomllib.loads(text)
@@ -210,6 +241,10 @@ def test_ex12_3_renames_name_and_module_only(nb):
     assert tricky["tool"]["other"]["name"] == "tictactoe", "the name in [tool.other] is not the package name"
     assert "tictactoe against" in tricky["project"]["description"], "the description must stay as it was"
     assert nb.rename_environment(TRICKY, "tictactoe", "tictactoe") == TRICKY
+    reordered = tomllib.loads(nb.rename_environment(REORDERED, "tictactoe", "my_tictactoe"))
+    assert reordered["tool"]["other"]["name"] == "tictactoe", (
+        "find the name line inside the [project] table, wherever that table is: the first name = \"tictactoe\" of the "
+        "file may belong to another table")
 
 
 @pytest.mark.parametrize("new_id", ["My Env", "1abc", "", "my-env", "tic tac", "Tictactoe", "a.b", "é"])
