@@ -83,8 +83,8 @@ def evaluate(env: vf.Environment | str, model: str, backend: "Backend | vf.Clien
     function of the position (games that reach the same position get the same reply). That is right
     for repeatable greedy tables and a consistent teacher, wrong for measuring *sampled* play: all games
     that open on the same board would share one sampled first move. ``game_seed`` gives every game its
-    own random stream instead: game k of example i sends the seed ``game_seeds(game_seed, i, k)`` with
-    each of its requests. Games are then independent samples (so intervals over games are valid),
+    own random stream instead: game k of example i sends the seed ``game_request_seed(game_seed, i, k)``
+    with each of its requests. Games are then independent samples (so intervals over games are valid),
     repeatable, and paired: another model evaluated with the same ``game_seed`` (and the same model
     id on the course's server) draws the same random numbers on the same games.
     """
@@ -104,7 +104,7 @@ def evaluate(env: vf.Environment | str, model: str, backend: "Backend | vf.Clien
     return [json.loads(json.dumps(dict(row), default=make_serializable)) for row in outputs]
 
 
-def game_seeds(game_seed: int, example_id: int, rollout: int) -> int:
+def game_request_seed(game_seed: int, example_id: int, rollout: int) -> int:
     """The request seed of one game: fixed by the evaluation's seed, the example and the rollout index."""
     return random.Random(f"game:{game_seed}:{example_id}:{rollout}").getrandbits(63)
 
@@ -121,7 +121,7 @@ async def _play_own_streams(env, client, model: str, sampling_args: dict, num_ex
     limit = asyncio.Semaphore(max_concurrent if max_concurrent > 0 else len(rows) * rollouts_per_example or 1)
 
     async def play(row: dict, k: int):
-        seeded = {**sampling_args, "seed": game_seeds(game_seed, row["example_id"], k)}
+        seeded = {**sampling_args, "seed": game_request_seed(game_seed, row["example_id"], k)}
         async with limit:
             return await env.run_rollout(row, client, model, seeded, state_columns=state_columns)
 

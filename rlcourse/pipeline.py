@@ -7,11 +7,11 @@
 5. Evaluation of base, SFT, RL and the teacher on the same seeded games, through the local server.
 6. The exhaustive audit of the greedy policies.
 
-Everything lands in one folder (``outputs/pipeline`` by default, ``outputs/pipeline-quick`` in quick mode): data, models, run logs and
-checkpoints, plots, ``results.json`` and ``results.md``. ``COURSE_QUICK=1`` runs a small version in a
-few minutes (what the tests use). A phase whose output exists with the same settings is reused, and
-an RL stage that was interrupted resumes from its last checkpoint, so re-running after a crash
-continues where it stopped; ``--fresh`` starts over.
+Everything lands in one folder (``outputs/pipeline`` by default, ``outputs/pipeline-quick`` in quick
+mode): data, models, run logs and checkpoints, plots, ``results.json`` and ``results.md``.
+``COURSE_QUICK=1`` runs a small version in a few minutes (what the tests use). A phase whose output
+exists with the same settings is reused, and an RL stage that was interrupted resumes from its last
+checkpoint, so re-running after a crash continues where it stopped; ``--fresh`` starts over.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from fractions import Fraction
 import verifiers as vf
 from tictactoe import best_moves, legal_moves, opponent_move, play, turn_rng, winner
 
-from rlcourse.evaluation import evaluate, game_seeds, mean_difference
+from rlcourse.evaluation import evaluate, game_request_seed, mean_difference
 from rlcourse.server import InProcessClient
 
 FORMAT_BONUS = 0.2  # both scripted players always follow the format; it cancels in the difference
@@ -66,7 +66,7 @@ def test_each_game_draws_its_own_sample():
     assert len(first_moves(per_game)) == 9
     again = evaluate(env, "p", client, num_examples=120, game_seed=2026)
     assert [r["completion"] for r in again] == [r["completion"] for r in per_game]
-    assert game_seeds(2026, 5, 0) != game_seeds(2026, 5, 1) != game_seeds(2027, 5, 0)
+    assert game_request_seed(2026, 5, 0) != game_request_seed(2026, 5, 1) != game_request_seed(2027, 5, 0)
 
 
 def test_paired_interval_covers_the_true_difference_at_its_nominal_rate():

@@ -1,4 +1,4 @@
-"""Where the time of one RL step goes (issue: make RL several times cheaper on the CPU).
+"""Where the time of one RL step goes, phase by phase.
 
 Runs a few steps of the course's trainer from a saved SFT model and splits each step into: model
 generation (the batched forward passes, ``generate_batch``), everything else while playing
