@@ -8,12 +8,15 @@ needs: the system prompt and the board are context, only the model's own reply i
 from __future__ import annotations
 
 import logging
+import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import Dataset
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from trl import SFTConfig, SFTTrainer
 
 from rlcourse import data, tinylm
@@ -43,6 +46,13 @@ class _SkipStopTokenProbe(logging.Filter):
 logging.getLogger("trl.trainer.sft_trainer").addFilter(_SkipStopTokenProbe())
 
 
+class _BarOnly(ProgressCallback):
+    """transformers' progress bar without the raw dict it writes under the bar at every logging step."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        return None
+
+
 class _LossLog(TrainerCallback):
     def __init__(self):
         self.rows: list[dict] = []
@@ -54,30 +64,37 @@ class _LossLog(TrainerCallback):
 
 def train_sft(model, tokenizer, conversations: list[list[dict]], output_dir: str | Path,
               settings: SFTSettings | None = None, progress: bool = True) -> dict:
-    """Fine-tune ``model`` on ``conversations`` and save it to ``output_dir``. Returns the loss log."""
+    """Fine-tune ``model`` on ``conversations`` and save it to ``output_dir``. Returns the loss log.
+
+    ``progress`` shows one progress bar in a terminal or a notebook; written to a log file, nothing is
+    printed per step (no raw log dicts, no carriage-return frames): the returned loss log holds the numbers.
+    """
     settings = settings or SFTSettings()
     output_dir = Path(output_dir)
-    config = SFTConfig(
-        output_dir=str(output_dir.with_name(output_dir.name + "-trainer")),
-        max_steps=settings.max_steps,
-        per_device_train_batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=settings.warmup_steps,
-        weight_decay=0.0,
-        max_length=settings.seq_len,
-        assistant_only_loss=True,
-        packing=False,
-        logging_steps=settings.logging_steps,
-        save_strategy="no",
-        report_to=[],
-        seed=settings.seed,
-        data_seed=settings.seed,
-        disable_tqdm=not progress,
-        dataloader_pin_memory=False,
-        bf16=False,
-        use_cpu=True,
-    )
+    show_bar = progress and (sys.stderr.isatty() or "ipykernel" in sys.modules)
+    with warnings.catch_warnings():  # transformers deprecates an argument that TRL itself passes
+        warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
+        config = SFTConfig(
+            output_dir=str(output_dir.with_name(output_dir.name + "-trainer")),
+            max_steps=settings.max_steps,
+            per_device_train_batch_size=settings.batch_size,
+            learning_rate=settings.learning_rate,
+            lr_scheduler_type="cosine",
+            warmup_steps=settings.warmup_steps,
+            weight_decay=0.0,
+            max_length=settings.seq_len,
+            assistant_only_loss=True,
+            packing=False,
+            logging_steps=settings.logging_steps,
+            save_strategy="no",
+            report_to=[],
+            seed=settings.seed,
+            data_seed=settings.seed,
+            disable_tqdm=not show_bar,
+            dataloader_pin_memory=False,
+            bf16=False,
+            use_cpu=True,
+        )
     # one example per assistant turn, each rendered as the model sees it when it plays
     if settings.unique_examples:
         examples = data.unique_turn_examples(conversations)
@@ -87,6 +104,9 @@ def train_sft(model, tokenizer, conversations: list[list[dict]], output_dir: str
     log = _LossLog()
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                          callbacks=[log])
+    trainer.remove_callback(PrinterCallback)  # prints every log dict when there is no bar
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(_BarOnly())
     start = time.time()
     trainer.train()
     seconds = time.time() - start

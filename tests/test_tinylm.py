@@ -222,3 +222,26 @@ def test_tiny_model_plays_through_verifiers_with_tokens(tiny_dir):
     steps = [step for out in outputs for step in out["trajectory"]]
     assert steps and all(step["tokens"] and len(step["tokens"]["completion_logprobs"]) ==
                          len(step["tokens"]["completion_ids"]) for step in steps)
+
+
+def test_sft_prints_nothing_per_step_into_a_log(tmp_path, capfd):
+    """Written to a file (not a terminal), SFT prints no progress frames, no raw log dicts and no
+    FutureWarning: `make demo > log` stays readable."""
+    import sys
+    import warnings
+
+    from rlcourse import sft
+
+    assert not sys.stderr.isatty() and "ipykernel" not in sys.modules
+    conversations = [teacher_conversation(seed) for seed in range(4)]
+    tokenizer = tinylm.build_tokenizer([tinylm.render(tinylm.build_tokenizer(["x"], 300), c) for c in conversations], 300)
+    model = tinylm.new_model(tokenizer, SMALL, seed=0)  # this small vocabulary needs about 300 tokens a turn
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        info = sft.train_sft(model, tokenizer, conversations, tmp_path / "sft",
+                             sft.SFTSettings(max_steps=4, batch_size=2, logging_steps=1, seq_len=500),
+                             progress=True)
+    out, err = capfd.readouterr()
+    assert len(info["loss"]) == 4
+    assert "\r" not in out + err and "{'loss'" not in out + err, (out + err)[-500:]
+    assert not [w for w in caught if issubclass(w.category, FutureWarning)], [str(w.message) for w in caught]
