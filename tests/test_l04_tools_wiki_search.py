@@ -193,3 +193,96 @@ def test_ex4_3_update_tool_args(nb):
             f"state['budget'] must override whatever the model sends; tool results began {[t[:30] for t in tool_texts]}")
         assert row["budget"] == {"searches_left": 0}, (
             f"the rollout's own budget should have paid for the searches and end at 0, got {row['budget']}")
+
+
+# ----------------------------------------------------------------------------- Exercise 4.4
+
+
+def said(text: str) -> vf.AssistantMessage:
+    return vf.AssistantMessage(content=text)
+
+
+MICHIE = "Donald Michie"
+NUMBERS = [str(i) for i in range(2000)]
+HACK = "<answer>" + ", ".join(NUMBERS + ["Alan Turing", MICHIE, "Claude Shannon"]) + "</answer>"
+SEARCH_AND_READ = [tool_calls("search_articles"), result(), tool_calls("read_article"), result()]
+
+# (completion, reference, expected reward, what the case is)
+HARDENED_CASES = [
+    ([said("<answer>Donald Michie</answer>")], MICHIE, 1.0, "the reference alone in one tag"),
+    (SEARCH_AND_READ + [said("<answer>Donald Michie</answer>")], MICHIE, 1.0,
+     "a search, a read, then the reference in one tag"),
+    ([said("It was built by <answer>Donald Michie</answer>, a codebreaker.")], MICHIE, 1.0,
+     "text around the one tag (allowed by the rule)"),
+    ([said("<answer>\nDonald Michie\n</answer>")], MICHIE, 1.0,
+     "a tag over several lines (a regex needs re.DOTALL for '.' to match line breaks)"),
+    ([said("<answer> donald   MICHIE. </answer>")], MICHIE, 1.0,
+     "the reference in other case, spacing and punctuation (compare normalize(...) of both sides)"),
+    ([said("<answer>255 168</answer>")], "255,168", 1.0,
+     "'255 168' for the reference '255,168' (compare normalize(...) of both sides)"),
+    ([said("<answer>charles l bouton</answer>")], "Charles L. Bouton", 1.0,
+     "'charles l bouton' for the reference 'Charles L. Bouton' (compare normalize(...) of both sides)"),
+    ([said("<answer>" + MICHIE + "." * 87 + "</answer>")], MICHIE, 1.0,
+     "a tag of exactly 100 characters ('Donald Michie' and 87 full stops): the cap is AT MOST 100 characters"),
+    ([said(HACK)], MICHIE, 0.0, "the hack: the numbers 0-1999 and three names in one tag"),
+    ([said(HACK[len("<answer>"):-len("</answer>")])], MICHIE, 0.0, "the hack's list without a tag"),
+    ([said("<answer>Alan Turing, Donald Michie</answer>")], MICHIE, 0.0,
+     "two candidates in one short tag: the tag must EQUAL the reference, not contain it"),
+    ([said("<answer>not Donald Michie</answer>")], MICHIE, 0.0,
+     "'not Donald Michie' contains the reference but is not it: the tag must equal the reference"),
+    ([said("<answer>" + MICHIE + "." * 88 + "</answer>")], MICHIE, 0.0,
+     "a tag of 101 characters ('Donald Michie' and 88 full stops): refuse a tag longer than MAX_ANSWER_CHARS "
+     "(100), measured before normalize"),
+    ([said("<answer>" + MICHIE + "." * 500 + "</answer>")], MICHIE, 0.0,
+     "'Donald Michie' and 500 full stops in the tag: normalize drops them, so the length cap (at most 100 "
+     "characters, measured before normalize) must refuse it"),
+    ([said("<answer>Alan Turing</answer>")], MICHIE, 0.0, "a wrong answer in one tag"),
+    ([said("Donald Michie")], MICHIE, 0.0, "the right answer outside any tag"),
+    ([said("<answer></answer>")], MICHIE, 0.0, "an empty tag"),
+    ([said("<answer>Donald Michie</answer> or <answer>Alan Turing</answer>")], MICHIE, 0.0,
+     "two tags, the right one first: a reply with more than one tag scores 0"),
+    ([said("<answer>Alan Turing</answer> or <answer>Donald Michie</answer>")], MICHIE, 0.0,
+     "two tags, the right one last: a reply with more than one tag scores 0"),
+    ([tool_calls("search_articles", content="<answer>Donald Michie</answer>")], MICHIE, 0.0,
+     "a tag in a reply that also calls a tool (a reply with tool calls is not a final answer)"),
+    ([said("<answer>Donald Michie</answer>"), tool_calls("search_articles"), result(), said("That is all.")], MICHIE,
+     0.0, "a tag in an earlier reply and none in the final one (only the last message counts)"),
+    ([said("<answer>Donald Michie</answer>"), tool_calls("search_articles"), result()], MICHIE, 0.0,
+     "a completion that ends with a tool message (the rollout hit max_turns: no final answer)"),
+    ([], MICHIE, 0.0, "an empty completion"),
+]
+
+
+def test_ex4_4_hardened_answer_correct(nb):
+    for completion, reference, expected, what in HARDENED_CASES:
+        got = call(nb.hardened_answer_correct, completion, reference)
+        assert isinstance(got, (int, float)), f"hardened_answer_correct should return a float, got {got!r} for: {what}"
+        assert got == expected, (
+            f"hardened_answer_correct should be {expected} for: {what} (reference {reference!r}); got {got!r}")
+
+
+def test_ex4_4_hack_and_honest_answers_in_rollouts(nb):
+    nb.hardened_answer_correct([said("<answer>76</answer>")], "76")
+    answers = {q["question"]: q["answer"] for q in QUESTIONS}
+    every_answer = [q["answer"] for q in load_rows(DATA_DIR / "questions.jsonl")]
+    hack = "<answer>" + ", ".join(NUMBERS + every_answer) + "</answer>"
+
+    def honest(messages, tools, rng):
+        question = next(m["content"] for m in messages if m["role"] == "user")
+        return Reply(content=f"From the article: <answer>{answers[question]}</answer>")
+
+    rubric = vf.Rubric(funcs=[answer_correct, nb.hardened_answer_correct], weights=[0.0, 1.0])
+    env = build(vf.ToolEnv, tools=[nb.search_articles, nb.read_article], eval_dataset=Dataset.from_list(QUESTIONS),
+                rubric=rubric, max_turns=6)
+    rows = rollouts(env, replies(hack))
+    assert [row["metrics"]["answer_correct"] for row in rows] == [1.0] * len(rows), (
+        "the course's check is broken: the hack should score 1.0 with the package's answer_correct")
+    values = [row["metrics"]["hardened_answer_correct"] for row in rows]
+    assert values == [0.0] * len(rows), (
+        f"a reply listing the numbers 0-1999 and all 72 reference answers in one tag should score 0.0 in every "
+        f"rollout, got {values}")
+    rows = rollouts(env, honest)
+    values = [row["metrics"]["hardened_answer_correct"] for row in rows]
+    assert values == [1.0] * len(rows), (
+        f"a final reply with the right answer in one tag should score 1.0 in every rollout, got {values} for the "
+        f"answers {[row['answer'] for row in rows]}")

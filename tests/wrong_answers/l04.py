@@ -1,4 +1,5 @@
-"""Lesson 04: find_sentences, searched_before_answering, SearchBudgetEnv.update_tool_args."""
+"""Lesson 04: find_sentences, searched_before_answering, SearchBudgetEnv.update_tool_args,
+hardened_answer_correct."""
 
 # The docstring every find_sentences below shares, except where the docstring itself is the mistake.
 DOC = '''"""Find the sentences of an encyclopedia article that mention a keyword.
@@ -46,6 +47,15 @@ UPDATE
 
 def budget_env(update: str) -> str:
     return BUDGET_ENV.replace("UPDATE", update)
+
+
+# The start most hardened_answer_correct answers below share: the final-answer gate and the tags.
+HARDENED_START = """
+def hardened_answer_correct(completion, answer):
+    if not completion or completion[-1]["role"] != "assistant" or completion[-1].get("tool_calls"):
+        return 0.0
+    content = completion[-1].get("content")
+    tags = re.findall(r"<answer>(.*?)</answer>", content if isinstance(content, str) else "", flags=re.DOTALL)"""
 
 
 WRONG = [
@@ -160,6 +170,71 @@ def searched_before_answering(completion):
             return {**tool_args, "budget": {"searches_left": self.max_searches}}
         return tool_args
 ''')),
+    ("4.4", "contained, not equal: the reference anywhere inside the one short tag", HARDENED_START + """
+    if len(tags) != 1 or len(tags[0].strip()) > MAX_ANSWER_CHARS:
+        return 0.0
+    return float(f" {normalize(answer)} " in f" {normalize(tags[0])} ")
+"""),
+    ("4.4", "the first tag taken when a reply has several", HARDENED_START + """
+    if not tags or len(tags[0].strip()) > MAX_ANSWER_CHARS:
+        return 0.0
+    return float(normalize(tags[0]) == normalize(answer))
+"""),
+    ("4.4", "the last tag taken when a reply has several", HARDENED_START + """
+    if not tags or len(tags[-1].strip()) > MAX_ANSWER_CHARS:
+        return 0.0
+    return float(normalize(tags[-1]) == normalize(answer))
+"""),
+    ("4.4", "no length cap: normalize hides a tag padded with punctuation", HARDENED_START + """
+    if len(tags) != 1:
+        return 0.0
+    return float(normalize(tags[0]) == normalize(answer))
+"""),
+    ("4.4", "the length cap measured after normalize", HARDENED_START + """
+    if len(tags) != 1 or len(normalize(tags[0])) > MAX_ANSWER_CHARS:
+        return 0.0
+    return float(normalize(tags[0]) == normalize(answer))
+"""),
+    ("4.4", "a final reply that also calls a tool is accepted", """
+def hardened_answer_correct(completion, answer):
+    if not completion or completion[-1]["role"] != "assistant":
+        return 0.0
+    text = completion[-1].get("content") or ""
+    tags = re.findall(r"<answer>(.*?)</answer>", text, flags=re.DOTALL)
+    if len(tags) != 1 or len(tags[0].strip()) > MAX_ANSWER_CHARS:
+        return 0.0
+    return float(normalize(tags[0]) == normalize(answer))
+"""),
+    ("4.4", "lesson 02's XMLParser: it looks back through earlier replies and takes their first tag", """
+def hardened_answer_correct(completion, answer):
+    parsed = vf.XMLParser(["answer"], answer_field="answer").parse_answer(completion)
+    if parsed is None or len(parsed) > MAX_ANSWER_CHARS:
+        return 0.0
+    return float(normalize(parsed) == normalize(answer))
+"""),
+    ("4.4", "no normalize: only case and surrounding spaces are ignored", HARDENED_START + """
+    if len(tags) != 1 or len(tags[0].strip()) > MAX_ANSWER_CHARS:
+        return 0.0
+    return float(tags[0].strip().lower() == answer.strip().lower())
+"""),
+    ("4.4", "no re.DOTALL: a tag over several lines is missed", """
+def hardened_answer_correct(completion, answer):
+    if not completion or completion[-1]["role"] != "assistant" or completion[-1].get("tool_calls"):
+        return 0.0
+    tags = re.findall(r"<answer>(.*?)</answer>", completion[-1].get("content") or "")
+    if len(tags) != 1 or len(tags[0].strip()) > MAX_ANSWER_CHARS:
+        return 0.0
+    return float(normalize(tags[0]) == normalize(answer))
+"""),
+    ("4.4", "the whole reply must be the tag: text around it is refused", """
+def hardened_answer_correct(completion, answer):
+    if not completion or completion[-1]["role"] != "assistant" or completion[-1].get("tool_calls"):
+        return 0.0
+    match = re.fullmatch(r"\\s*<answer>(.*?)</answer>\\s*", completion[-1].get("content") or "", flags=re.DOTALL)
+    if match is None or len(match.group(1).strip()) > MAX_ANSWER_CHARS:
+        return 0.0
+    return float(normalize(match.group(1)) == normalize(answer))
+"""),
 ]
 
 RIGHT = [
@@ -193,4 +268,33 @@ def searched_before_answering(completion):
         tool_args["budget"] = state["budget"]
         return tool_args
 ''')),
+    ("4.4", "string methods instead of a regex, attribute access on the messages", """
+def hardened_answer_correct(completion, answer):
+    if len(completion) == 0:
+        return 0.0
+    final = completion[-1]
+    if final.role != "assistant" or final.tool_calls:
+        return 0.0
+    text = final.content if isinstance(final.content, str) else ""
+    start, end = text.find("<answer>"), text.find("</answer>")
+    if text.count("<answer>") != 1 or text.count("</answer>") != 1 or end < start:
+        return 0.0
+    inside = text[start + len("<answer>"):end]
+    if len(inside.strip()) > MAX_ANSWER_CHARS:
+        return 0.0
+    return 1.0 if normalize(inside).split() == normalize(answer).split() else 0.0
+"""),
+    ("4.4", "a helper that extracts the one tag, a character class instead of re.DOTALL", """
+def only_tag(text):
+    found = re.findall(r"<answer>([\\s\\S]*?)</answer>", text)
+    return found[0] if len(found) == 1 else None
+
+
+def hardened_answer_correct(completion, answer):
+    final = completion[-1] if completion else None
+    if final is None or final["role"] != "assistant" or final.get("tool_calls"):
+        return 0.0
+    tag = only_tag(final.get("content") or "")
+    return 0.0 if tag is None or len(tag.strip()) > 100 else float(normalize(tag) == normalize(answer))
+"""),
 ]
