@@ -17,9 +17,6 @@ from tictactoe import best_moves, legal_moves, opponent_move, play, turn_rng, wi
 from rlcourse.evaluation import evaluate, game_request_seed, mean_difference
 from rlcourse.server import InProcessClient
 
-FORMAT_BONUS = 0.2  # both scripted players always follow the format; it cancels in the difference
-
-
 def exact_win_reward(info: dict, choices) -> Fraction:
     """Expected win reward (1 / 0.5 / 0) of a player whose move at ``board`` is uniform over ``choices(board)``."""
 
@@ -84,6 +81,8 @@ def test_paired_interval_covers_the_true_difference_at_its_nominal_rate():
                               max_random_move_prob=0.3)
     infos = env.get_eval_dataset()["info"][:games]
     random_player, minimax = PLAYERS
+    # both players always follow the format and never move illegally, so their rewards differ by the
+    # win reward alone
     truth = float(sum(exact_win_reward(i, PLAYERS[minimax]) - exact_win_reward(i, PLAYERS[random_player])
                       for i in infos) / games)
     assert truth > 0.2  # a real difference to find
