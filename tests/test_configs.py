@@ -112,6 +112,52 @@ VARIANTS = {
             "renderer": ("name", None)},
 }
 
+# Classes that appear under two paths (RL: trainer.optim, orchestrator.renderer; SFT: optim, renderer),
+# listed once by their variant value.
+RENDERERS = {
+    "auto": {  # AutoRendererConfig (renderers)
+        "thinking_retention": {"tool_cycle", "all"}, "name": {"auto"},
+    },
+    "default": {  # DefaultRendererConfig (renderers; extra keys refused here)
+        "thinking_retention": {"tool_cycle", "all"}, "name": {"default"}, "tool_parser": str,
+        "reasoning_parser": str,
+    },
+    "qwen3": {  # Qwen3RendererConfig (renderers)
+        "thinking_retention": {"tool_cycle", "all"}, "name": {"qwen3"}, "enable_thinking": bool,
+    },
+    "prime-qwen3": {  # PrimeQwen3RendererConfig (renderers)
+        "thinking_retention": {"tool_cycle", "all"}, "name": {"prime-qwen3"},
+    },
+    "qwen3.5": {  # Qwen35RendererConfig (renderers)
+        "thinking_retention": {"tool_cycle", "all"}, "name": {"qwen3.5"}, "enable_thinking": bool,
+        "add_vision_id": bool, "image_cache_max": int,
+    },
+}
+
+OPTIMIZERS = {
+    "adamw": {  # AdamWConfig (trainer.py)
+        "lr": float, "weight_decay": float, "max_norm": float, "type": {"adamw"}, "betas1": float,
+        "betas2": float,
+    },
+    "sgd": {  # SGDConfig (trainer.py)
+        "lr": float, "weight_decay": float, "max_norm": float, "type": {"sgd"}, "nesterov": bool,
+        "momentum": float,
+    },
+    "muon": {  # MuonConfig (trainer.py)
+        "lr": float, "weight_decay": float, "max_norm": float, "type": {"muon"}, "mu": float, "betas1": float,
+        "betas2": float,
+    },
+    "sign_sgd": {  # SignSGDConfig (trainer.py)
+        "lr": float, "weight_decay": float, "max_norm": float, "type": {"sign_sgd"},
+    },
+}
+
+
+def variants(path: str, field: str, classes: dict) -> dict:
+    """``{"path[field=value]": keys}`` for each variant class."""
+    return {f"{path}[{field}={value}]": keys for value, keys in classes.items()}
+
+
 SCHEMA = {
     "rl": {
         "": {  # RLConfig (rl.py)
@@ -158,21 +204,7 @@ SCHEMA = {
         "trainer.model.lora": {  # LoRAConfig (trainer.py)
             "rank": int, "alpha": float, "dropout": float, "target_modules": list, "modules_to_save": list,
         },
-        "trainer.optim[type=adamw]": {  # AdamWConfig (trainer.py)
-            "lr": float, "weight_decay": float, "max_norm": float, "type": {"adamw"}, "betas1": float,
-            "betas2": float,
-        },
-        "trainer.optim[type=sgd]": {  # SGDConfig (trainer.py)
-            "lr": float, "weight_decay": float, "max_norm": float, "type": {"sgd"}, "nesterov": bool,
-            "momentum": float,
-        },
-        "trainer.optim[type=muon]": {  # MuonConfig (trainer.py)
-            "lr": float, "weight_decay": float, "max_norm": float, "type": {"muon"}, "mu": float, "betas1": float,
-            "betas2": float,
-        },
-        "trainer.optim[type=sign_sgd]": {  # SignSGDConfig (trainer.py)
-            "lr": float, "weight_decay": float, "max_norm": float, "type": {"sign_sgd"},
-        },
+        **variants("trainer.optim", "type", OPTIMIZERS),
         "trainer.loss[type=default]": {  # DefaultLossConfig (trainer.py)
             "type": {"default"}, "dppo_mask_low": float, "dppo_mask_high": float, "adv_tau": float, "kl_tau": float,
         },
@@ -195,23 +227,7 @@ SCHEMA = {
         "orchestrator.algo[type=grpo]": {  # GRPOAlgoConfig (algorithm.py)
             "sampling": dict, "type": {"grpo"}, "length_penalty": dict,
         },
-        "orchestrator.renderer[name=auto]": {  # AutoRendererConfig (renderers)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"auto"},
-        },
-        "orchestrator.renderer[name=default]": {  # DefaultRendererConfig (renderers; extra keys refused here)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"default"}, "tool_parser": str,
-            "reasoning_parser": str,
-        },
-        "orchestrator.renderer[name=qwen3]": {  # Qwen3RendererConfig (renderers)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"qwen3"}, "enable_thinking": bool,
-        },
-        "orchestrator.renderer[name=prime-qwen3]": {  # PrimeQwen3RendererConfig (renderers)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"prime-qwen3"},
-        },
-        "orchestrator.renderer[name=qwen3.5]": {  # Qwen35RendererConfig (renderers)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"qwen3.5"}, "enable_thinking": bool,
-            "add_vision_id": bool, "image_cache_max": int,
-        },
+        **variants("orchestrator.renderer", "name", RENDERERS),
         "orchestrator.train": {  # TrainConfig (orchestrator.py)
             "env": TABLES, "sampling": TABLE,
         },
@@ -288,23 +304,7 @@ SCHEMA = {
         "model.lora": {  # LoRAConfig (trainer.py)
             "rank": int, "alpha": float, "dropout": float, "target_modules": list, "modules_to_save": list,
         },
-        "renderer[name=auto]": {  # AutoRendererConfig (renderers)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"auto"},
-        },
-        "renderer[name=default]": {  # DefaultRendererConfig (renderers; extra keys refused here)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"default"}, "tool_parser": str,
-            "reasoning_parser": str,
-        },
-        "renderer[name=qwen3]": {  # Qwen3RendererConfig (renderers)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"qwen3"}, "enable_thinking": bool,
-        },
-        "renderer[name=prime-qwen3]": {  # PrimeQwen3RendererConfig (renderers)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"prime-qwen3"},
-        },
-        "renderer[name=qwen3.5]": {  # Qwen35RendererConfig (renderers)
-            "thinking_retention": {"tool_cycle", "all"}, "name": {"qwen3.5"}, "enable_thinking": bool,
-            "add_vision_id": bool, "image_cache_max": int,
-        },
+        **variants("renderer", "name", RENDERERS),
         "data[type=sft]": {  # SFTDataConfig (sft.py)
             "batch_size": int, "seq_len": int, "pack_function": {"cat", "stack"}, "micro_batch_size": int,
             "type": {"sft"}, "name": str, "subsets": list, "splits": list, "probabilities": list,
@@ -314,21 +314,7 @@ SCHEMA = {
         "data.loss_mask": {  # LossMaskConfig (sft.py)
             "system": bool, "user": bool, "assistant": bool, "tool": bool,
         },
-        "optim[type=adamw]": {  # AdamWConfig (trainer.py)
-            "lr": float, "weight_decay": float, "max_norm": float, "type": {"adamw"}, "betas1": float,
-            "betas2": float,
-        },
-        "optim[type=sgd]": {  # SGDConfig (trainer.py)
-            "lr": float, "weight_decay": float, "max_norm": float, "type": {"sgd"}, "nesterov": bool,
-            "momentum": float,
-        },
-        "optim[type=muon]": {  # MuonConfig (trainer.py)
-            "lr": float, "weight_decay": float, "max_norm": float, "type": {"muon"}, "mu": float, "betas1": float,
-            "betas2": float,
-        },
-        "optim[type=sign_sgd]": {  # SignSGDConfig (trainer.py)
-            "lr": float, "weight_decay": float, "max_norm": float, "type": {"sign_sgd"},
-        },
+        **variants("optim", "type", OPTIMIZERS),
         "scheduler[type=constant]": {  # ConstantSchedulerConfig (trainer.py)
             "type": {"constant"},
         },
