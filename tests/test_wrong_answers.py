@@ -35,11 +35,15 @@ def grade(lesson: int, exercise: str, source: str) -> tuple[bool, str]:
     names up there) use it too, as they would in the learner's kernel.
     """
     (path,) = (ROOT / "solutions").glob(f"{lesson:02d}_*.ipynb")
-    namespace = vars(sys.modules[load_notebook(path).__name__])
-    exec(compile(source, f"<answer to {exercise}>", "exec"), namespace)
-    verdict = io.StringIO()
-    with contextlib.redirect_stdout(verdict):
-        passed = check(exercise, namespace=namespace, timeout=30)
+    module_name = load_notebook(path).__name__
+    namespace = vars(sys.modules[module_name])
+    try:
+        exec(compile(source, f"<answer to {exercise}>", "exec"), namespace)
+        verdict = io.StringIO()
+        with contextlib.redirect_stdout(verdict):
+            passed = check(exercise, namespace=namespace, timeout=30)
+    finally:
+        sys.modules.pop(module_name, None)  # one fresh notebook module per answer; do not keep them all
     return passed, verdict.getvalue()
 
 
