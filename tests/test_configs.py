@@ -153,6 +153,24 @@ OPTIMIZERS = {
 }
 
 
+MODEL = {  # ModelConfig (trainer.py): [trainer.model] in RL, [model] in SFT
+    "name": str, "trust_remote_code": bool, "vlm": dict, "conversion_dir": str, "seq_len": int,
+    "attn": {"eager", "sdpa", "flash_attention_2", "flash_attention_3", "fa4"}, "compile": dict, "ac": dict,
+    "ac_offloading": dict, "fsdp_cpu_offload": bool, "optim_cpu_offload": bool,
+    "reshard_after_forward": bool, "dp_replicate": int, "ep": (int, {"auto"}),
+    "ep_comm_backend": {"torch", "deepep"}, "deepep_num_sms": int, "deepep_token_chunk_size": int,
+    "cp": int, "cp_style": {"ring", "ulysses"}, "impl": {"hf", "custom", "auto"},
+    "optimization_dtype": {"bfloat16", "float32"}, "reduce_dtype": {"bfloat16", "float32"},
+    "moe_router_dtype": {"bfloat16", "float32"}, "moe_use_grouped_mm": bool, "fp8": bool,
+    "index_cache": dict, "freeze_moe_router": bool, "lora": TABLE, "debug": dict,
+    "fused_lm_head_token_chunk_size": (int, {"disabled"}),
+}
+
+LORA = {  # LoRAConfig (trainer.py): [trainer.model.lora] in RL, [model.lora] in SFT
+    "rank": int, "alpha": float, "dropout": float, "target_modules": list, "modules_to_save": list,
+}
+
+
 def variants(path: str, field: str, classes: dict) -> dict:
     """``{"path[field=value]": keys}`` for each variant class."""
     return {f"{path}[{field}={value}]": keys for value, keys in classes.items()}
@@ -189,21 +207,8 @@ SCHEMA = {
             "dist_timeout_seconds": int, "heartbeat": dict, "metrics_server": dict, "max_concurrent_runs": int,
             "enable_token_export": bool, "env_vars": dict,
         },
-        "trainer.model": {  # ModelConfig (trainer.py)
-            "name": str, "trust_remote_code": bool, "vlm": dict, "conversion_dir": str, "seq_len": int,
-            "attn": {"eager", "sdpa", "flash_attention_2", "flash_attention_3", "fa4"}, "compile": dict, "ac": dict,
-            "ac_offloading": dict, "fsdp_cpu_offload": bool, "optim_cpu_offload": bool,
-            "reshard_after_forward": bool, "dp_replicate": int, "ep": (int, {"auto"}),
-            "ep_comm_backend": {"torch", "deepep"}, "deepep_num_sms": int, "deepep_token_chunk_size": int,
-            "cp": int, "cp_style": {"ring", "ulysses"}, "impl": {"hf", "custom", "auto"},
-            "optimization_dtype": {"bfloat16", "float32"}, "reduce_dtype": {"bfloat16", "float32"},
-            "moe_router_dtype": {"bfloat16", "float32"}, "moe_use_grouped_mm": bool, "fp8": bool,
-            "index_cache": dict, "freeze_moe_router": bool, "lora": TABLE, "debug": dict,
-            "fused_lm_head_token_chunk_size": (int, {"disabled"}),
-        },
-        "trainer.model.lora": {  # LoRAConfig (trainer.py)
-            "rank": int, "alpha": float, "dropout": float, "target_modules": list, "modules_to_save": list,
-        },
+        "trainer.model": MODEL,
+        "trainer.model.lora": LORA,
         **variants("trainer.optim", "type", OPTIMIZERS),
         "trainer.loss[type=default]": {  # DefaultLossConfig (trainer.py)
             "type": {"default"}, "dppo_mask_low": float, "dppo_mask_high": float, "adv_tau": float, "kl_tau": float,
@@ -289,21 +294,8 @@ SCHEMA = {
             "loss_impl": {"liger", "torch", "liger_fused", "quack_fused"}, "heartbeat": dict, "deployment": dict,
             "slurm": dict, "dry_run": bool,
         },
-        "model": {  # ModelConfig (trainer.py)
-            "name": str, "trust_remote_code": bool, "vlm": dict, "conversion_dir": str, "seq_len": int,
-            "attn": {"eager", "sdpa", "flash_attention_2", "flash_attention_3", "fa4"}, "compile": dict, "ac": dict,
-            "ac_offloading": dict, "fsdp_cpu_offload": bool, "optim_cpu_offload": bool,
-            "reshard_after_forward": bool, "dp_replicate": int, "ep": (int, {"auto"}),
-            "ep_comm_backend": {"torch", "deepep"}, "deepep_num_sms": int, "deepep_token_chunk_size": int,
-            "cp": int, "cp_style": {"ring", "ulysses"}, "impl": {"hf", "custom", "auto"},
-            "optimization_dtype": {"bfloat16", "float32"}, "reduce_dtype": {"bfloat16", "float32"},
-            "moe_router_dtype": {"bfloat16", "float32"}, "moe_use_grouped_mm": bool, "fp8": bool,
-            "index_cache": dict, "freeze_moe_router": bool, "lora": TABLE, "debug": dict,
-            "fused_lm_head_token_chunk_size": (int, {"disabled"}),
-        },
-        "model.lora": {  # LoRAConfig (trainer.py)
-            "rank": int, "alpha": float, "dropout": float, "target_modules": list, "modules_to_save": list,
-        },
+        "model": MODEL,
+        "model.lora": LORA,
         **variants("renderer", "name", RENDERERS),
         "data[type=sft]": {  # SFTDataConfig (sft.py)
             "batch_size": int, "seq_len": int, "pack_function": {"cat", "stack"}, "micro_batch_size": int,
