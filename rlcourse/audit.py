@@ -6,8 +6,8 @@ nine opening moves) the audit follows every legal O reply at every turn, which c
 model can ever meet. A line counts as failed when the model loses or makes an invalid move.
 0 failed lines means the policy is provably unbeatable in this setting.
 
-The conversations are the environment's own: same system prompt, same messages
-(:func:`tictactoe.opening_message`, :func:`tictactoe.turn_message`).
+The conversations are the environment's own: same system prompt, same messages, same rules
+(:func:`tictactoe.opening_message`, :func:`tictactoe.model_turn`, :func:`tictactoe.opponent_turn`).
 """
 
 from __future__ import annotations
@@ -77,34 +77,28 @@ def audit(move_fn, variant: str = "full", max_examples: int = 5) -> AuditResult:
         replies = move_fn([line.messages for line in frontier])
         next_frontier: list[Line] = []
         for line, text in zip(frontier, replies):
-            cell, problem = ttt.parse_move(text)
-            if problem is None and line.board[cell] != ".":
-                problem = "occupied"
-            if problem is not None:
+            step = ttt.model_turn(line.board, text, variant)
+            if step.problem is not None:
                 fail(Line(line.messages, line.board, line.moves + [f"X?{text[:30]!r}"]), "invalid")
                 continue
-            board = ttt.play(line.board, cell, "X")
-            moves = line.moves + [f"X{cell}"]
-            if ttt.winner(board) == "X":
-                result.wins += 1
-                result.lines += 1
-                continue
-            if "." not in board:
-                result.draws += 1
+            moves = line.moves + [f"X{step.cell}"]
+            if step.over:  # X won or filled the board
+                result.wins += step.outcome == "win"
+                result.draws += step.outcome == "draw"
                 result.lines += 1
                 continue
             history = line.messages + [{"role": "assistant", "content": text}]
-            for reply in ttt.legal_moves(board):
-                after = ttt.play(board, reply, "O")
+            for reply in ttt.legal_moves(step.board):
+                answer = ttt.opponent_turn(step.board, step.cell, reply)
                 branch = moves + [f"O{reply}"]
-                if ttt.winner(after) == "O":
-                    fail(Line(history, after, branch), "losses")
-                elif "." not in after:
+                if answer.outcome == "loss":
+                    fail(Line(history, answer.board, branch), "losses")
+                elif answer.over:
                     result.draws += 1
                     result.lines += 1
                 else:
-                    next_frontier.append(Line(history + [{"role": "user", "content": ttt.turn_message(after, cell, reply)}],
-                                              after, branch))
+                    next_frontier.append(Line(history + [{"role": "user", "content": answer.message}],
+                                              answer.board, branch))
         frontier = next_frontier
     return result
 
@@ -118,9 +112,7 @@ def greedy_move_fn(model, tokenizer, max_tokens: int = 48, batch_size: int = 512
             jobs = [tinylm.Job(prompt_ids=tinylm.encode_chat(tokenizer, c), max_new_tokens=max_tokens, temperature=0.0)
                     for c in conversations[start : start + batch_size]]
             tinylm.generate_batch(model, jobs, tokenizer.eos_token_id, tokenizer.pad_token_id)
-            for job in jobs:
-                ids = job.token_ids[:-1] if job.finish_reason == "stop" else job.token_ids
-                texts.append(tokenizer.decode(ids))
+            texts += [tinylm.reply_text(tokenizer, job) for job in jobs]
         return texts
 
     return move_fn

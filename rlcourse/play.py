@@ -3,8 +3,9 @@
 
 The model plays X and you play O, exactly as in the ``tictactoe`` environment: :class:`ModelPlayer`
 keeps the conversation the environment would build for the same moves (its system prompt, then
-:func:`tictactoe.opening_message`, :func:`tictactoe.turn_message` and the same end-of-game and
-invalid-move messages), so the model meets the text it was trained and evaluated on. You are the
+:func:`tictactoe.opening_message`, and every later message from the environment's own rules,
+:func:`tictactoe.model_turn` and :func:`tictactoe.opponent_turn`), so the model meets the text it was
+trained and evaluated on. You are the
 opponent the environment would otherwise script. An invalid reply from the model is handled like
 the environment handles it: the model is told what was wrong and asked again, and the game ends
 once the model has used ``max_turns`` replies (8, the environment's default).
@@ -85,7 +86,7 @@ class TinyModel:
 
     def __call__(self, messages: Messages) -> str:
         tinylm = self._tinylm
-        flat = [{"role": m["role"], "content": tinylm.text_of(m.get("content"))} for m in messages]
+        flat = [{"role": m["role"], "content": ttt.message_text(m)} for m in messages]
         prompt = tinylm.encode_chat(self.tokenizer, flat, add_generation_prompt=True)
         room = self.model.config.max_position_embeddings - len(prompt)
         if room < 1:
@@ -94,8 +95,7 @@ class TinyModel:
         job = tinylm.Job(prompt_ids=prompt, max_new_tokens=min(self.max_tokens, room), temperature=self.temperature,
                          top_p=self.top_p, rng=random.Random(self.rng.getrandbits(64)))
         tinylm.generate_batch(self.model, [job], self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
-        ids = job.token_ids[:-1] if job.finish_reason == "stop" else job.token_ids
-        return self.tokenizer.decode(ids, skip_special_tokens=False)
+        return tinylm.reply_text(self.tokenizer, job)
 
 
 class Scripted:
@@ -333,20 +333,16 @@ class ModelPlayer:
         elif self.board[cell] != ".":
             raise InvalidMove(f"cell {cell} is already taken (by {self.board[cell]})")
         self.events = []
-        first = len(self.messages) == 1
-        self.board = ttt.play(self.board, cell, "O")
         self._log("human", "move", f"You took cell {cell}.", cell)
-        if first:
+        if len(self.messages) == 1:  # the human opens the game
+            self.board = ttt.play(self.board, cell, "O")
             self._say("user", ttt.opening_message(self.board, cell))
-        elif ttt.winner(self.board) == "O":
-            return self._finish("loss", f"O took cell {cell} and won.\n\n{ttt.render_board(self.board)}")
-        elif "." not in self.board:
-            return self._finish("draw", f"O took cell {cell}. The board is full: draw.\n\n{ttt.render_board(self.board)}")
-        elif self.model_turns >= self.max_turns:
-            return self._finish(None, f"O took cell {cell}. Turn limit reached: game over.\n\n"
-                                      f"{ttt.render_board(self.board)}")
         else:
-            self._say("user", ttt.turn_message(self.board, self.last_x, cell))
+            step = ttt.opponent_turn(self.board, self.last_x, cell, last_turn=self.model_turns >= self.max_turns)
+            self.board = step.board
+            if step.over:
+                return self._finish(step.outcome, step.message)
+            self._say("user", step.message)
         return self.model_move()
 
     def model_move(self) -> list[Event]:
@@ -364,26 +360,19 @@ class ModelPlayer:
             self.last_reply = reply
             self.model_turns += 1
             self._say("assistant", reply)
-            cell, problem = ttt.parse_move(reply)
-            if problem is None and self.board[cell] != ".":
-                problem = f"cell {cell} is already taken"
-            if problem is None:
+            step = ttt.model_turn(self.board, reply, self.variant, last_turn=self.model_turns >= self.max_turns)
+            if step.problem is None:
                 break
             self.invalid_moves += 1
-            self._log("model", "invalid", f"The model's reply was not a valid move ({problem}).")
-            if self.variant == "basic":
-                return self._finish("loss", f"Invalid move ({problem}). You lose.")
-            if self.model_turns >= self.max_turns:
-                return self._finish(None, f"Invalid move ({problem}). Turn limit reached: game over.")
-            self._say("user", ttt.board_message(self.board, f"Invalid move: {problem}. The board is unchanged. "
-                                                "Reply with <think>...</think> then <move>N</move>, N a free cell."))
-        self.board = ttt.play(self.board, cell, "X")
-        self.last_x = cell
-        self._log("model", "move", f"The model took cell {cell}.", cell)
-        if ttt.winner(self.board) == "X":
-            return self._finish("win", f"You took cell {cell} and won!\n\n{ttt.render_board(self.board)}")
-        if "." not in self.board:
-            return self._finish("draw", f"You took cell {cell}. The board is full: draw.\n\n{ttt.render_board(self.board)}")
+            self._log("model", "invalid", f"The model's reply was not a valid move ({step.problem}).")
+            if step.over:
+                return self._finish(step.outcome, step.message)
+            self._say("user", step.message)
+        self.board = step.board
+        self.last_x = step.cell
+        self._log("model", "move", f"The model took cell {step.cell}.", step.cell)
+        if step.over:
+            return self._finish(step.outcome, step.message)
         return self.events
 
     # -- helpers --------------------------------------------------------------------------------

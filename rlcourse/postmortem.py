@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import tictactoe as ttt
+from rlcourse.advantages import group_advantages
 from rlcourse.evaluation import wilson_interval
 
 REWARD = {"win": 1.0, "draw": 0.5, "loss": 0.0}  # the talk's win reward
@@ -172,12 +173,6 @@ class TrainSettings:
             raise ValueError("need 0 <= min_random_move_prob <= max_random_move_prob <= 1")
         if self.tie_break not in ("uniform", "first"):
             raise ValueError(f"tie_break must be 'uniform' or 'first', got {self.tie_break!r}")
-
-
-def group_advantages(rewards: list[float]) -> list[float]:
-    """Each reward minus the mean reward of the group (they sum to 0)."""
-    mean = sum(rewards) / len(rewards)
-    return [r - mean for r in rewards]
 
 
 def play_group(policy: TablePolicy, seed: int, settings: TrainSettings, rng: random.Random) -> list[Game]:

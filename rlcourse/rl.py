@@ -32,6 +32,7 @@ import torch
 import verifiers as vf
 
 from rlcourse import tinylm
+from rlcourse.advantages import group_advantages, groups_of
 from rlcourse.evaluation import run_coroutine
 from rlcourse.server import InProcessClient
 
@@ -82,20 +83,9 @@ class RLSettings:
 
 
 # ---------------------------------------------------------------------------------------------
-# The two formulas of the lesson
+# The two formulas of the lesson: group_advantages (imported above from rlcourse.advantages, which
+# lesson 11's table policy shares) and cispo_loss
 # ---------------------------------------------------------------------------------------------
-
-
-def groups_of(rewards: list[float], group_size: int) -> list[list[float]]:
-    """Consecutive ``group_size`` items: the rollouts of one example."""
-    if len(rewards) % group_size:
-        raise ValueError(f"{len(rewards)} rewards do not split into groups of {group_size}")
-    return [rewards[start : start + group_size] for start in range(0, len(rewards), group_size)]
-
-
-def group_advantages(rewards: list[float], group_size: int) -> list[float]:
-    """GRPO's advantage: each reward minus the mean reward of its group (consecutive ``group_size`` items)."""
-    return [r - sum(group) / len(group) for group in groups_of(rewards, group_size) for r in group]
 
 
 def cispo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,

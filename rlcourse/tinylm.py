@@ -32,6 +32,7 @@ from transformers.cache_utils import Cache, DynamicLayer
 from transformers.utils import logging as hf_logging
 
 from rlcourse.policies import Policy, Reply
+from tictactoe import message_text
 
 # Tiny models run fastest on one CPU thread: their matrices are too small to split, and with more
 # threads than free cores (a server and a trainer side by side) OpenMP's waiting threads slow
@@ -311,14 +312,10 @@ def generate_batch(model, jobs: list[Job], eos_id: int, pad_id: int) -> list[Job
     return jobs
 
 
-def text_of(content) -> str:
-    """Plain text of a message content: a string, None, or a list of parts with "text"."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict)
-                       and isinstance(part.get("text"), str))
-    return ""
+def reply_text(tokenizer, job: Job) -> str:
+    """The reply a finished job holds, as text: its tokens decoded, without the closing end token."""
+    ids = job.token_ids[:-1] if job.finish_reason == "stop" else job.token_ids
+    return tokenizer.decode(ids, skip_special_tokens=False)
 
 
 class TinyModelPolicy(Policy):
@@ -358,7 +355,7 @@ class TinyModelPolicy(Policy):
             self.model.load_state_dict(source)
 
     def make_job(self, messages: list[dict], rng: random.Random, request: Any) -> Job:
-        flat = [{"role": m.get("role"), "content": text_of(m.get("content"))} for m in messages]
+        flat = [{"role": m.get("role"), "content": message_text(m)} for m in messages]
         prompt_ids = encode_chat(self.tokenizer, flat, add_generation_prompt=True)
         room = self.max_positions - len(prompt_ids)
         if room < 1:
@@ -421,8 +418,7 @@ class TinyModelPolicy(Policy):
 
     def reply_for(self, job: Job) -> Reply:
         ids = job.token_ids
-        text_ids = ids[:-1] if job.finish_reason == "stop" else ids
-        content = self.tokenizer.decode(text_ids, skip_special_tokens=False)
+        content = reply_text(self.tokenizer, job)
         tokens = self.tokenizer.convert_ids_to_tokens(ids)
         entries = [{"token": tok, "logprob": lp, "bytes": list(tok.encode("utf-8")), "top_logprobs": []}
                    for tok, lp in zip(tokens, job.logprobs)]
@@ -464,5 +460,5 @@ def logprobs_of(model, prompt_ids: list[int], completion_ids: list[int], tempera
 
 
 __all__ = ["build_tokenizer", "render", "encode_chat", "new_model", "save", "load", "ModelSize",
-           "TinyModelPolicy", "generate_batch", "Job", "models_dir", "resolve_model_path", "logprobs_of",
+           "TinyModelPolicy", "generate_batch", "Job", "reply_text", "models_dir", "resolve_model_path", "logprobs_of",
            "CHAT_TEMPLATE", "SPECIAL_TOKENS", "count_parameters"]

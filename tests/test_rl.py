@@ -22,6 +22,13 @@ def test_group_advantages_by_hand():
         rl.group_advantages(rewards, 3)
 
 
+def test_one_group_advantages_for_the_trainer_and_lesson_11():
+    from rlcourse import postmortem
+
+    assert postmortem.group_advantages is rl.group_advantages
+    assert rl.group_advantages([1.0, 0.5, 0.0]) == rl.group_advantages([1.0, 0.5, 0.0], 3) == [0.5, 0.0, -0.5]
+
+
 def test_cispo_loss_by_hand():
     logprobs = torch.tensor([[-1.0, -2.0, -0.5]], requires_grad=True)
     old = torch.tensor([[-1.2, -2.0, -1.0]])   # ratios e^0.2 = 1.2214, 1, e^0.5 = 1.6487 (clipped to 1.28)

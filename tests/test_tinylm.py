@@ -98,6 +98,16 @@ def test_saved_model_loads_with_auto_classes(tiny_dir):
     assert tokenizer.eos_token == tinylm.END and tokenizer.pad_token == tinylm.PAD
 
 
+def test_reply_text_drops_only_the_closing_end_token(tiny_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir / "a")
+    ids = tokenizer("<think>a</think><move>4</move>", add_special_tokens=False)["input_ids"]
+    stopped = tinylm.Job(prompt_ids=[1], max_new_tokens=9, token_ids=ids + [tokenizer.eos_token_id], finish_reason="stop")
+    cut = tinylm.Job(prompt_ids=[1], max_new_tokens=len(ids), token_ids=list(ids), finish_reason="length")
+    assert tinylm.reply_text(tokenizer, stopped) == tinylm.reply_text(tokenizer, cut) == "<think>a</think><move>4</move>"
+    odd = tinylm.Job(prompt_ids=[1], max_new_tokens=2, token_ids=[tokenizer.eos_token_id], finish_reason="length")
+    assert tinylm.reply_text(tokenizer, odd) == tinylm.END  # special tokens are kept unless they close the reply
+
+
 def request(**fields):
     return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "x"}], **fields})
 

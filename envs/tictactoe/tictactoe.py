@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import verifiers as vf
@@ -152,8 +153,12 @@ def follows_format(text: str | None, variant: str = "full") -> bool:
 
 
 def message_text(message) -> str:
-    """Plain text of a chat message whose content may be None, a string or a list of parts."""
-    content = message.get("content") if hasattr(message, "get") else getattr(message, "content", None)
+    """Plain text of a chat message, or of a message's content: None, a string or a list of parts
+    (dicts or objects with a ``text``). The one helper the course uses to read a message."""
+    if message is None or isinstance(message, (str, list, tuple)):
+        content = message
+    else:
+        content = message.get("content") if hasattr(message, "get") else getattr(message, "content", None)
     if content is None:
         return ""
     if isinstance(content, str):
@@ -202,6 +207,83 @@ def opening_message(board: str, first_cell: int | None) -> str:
 def turn_message(board: str, cell: int, reply: int) -> str:
     """The user message after X took ``cell`` and O answered ``reply`` (game not over)."""
     return board_message(board, f"You took cell {cell}. O took cell {reply}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Playing a turn: the rules and the messages that announce them, as pure functions. The
+# environment's env_response, rlcourse.play (a human as O) and rlcourse.audit (every O reply) all
+# play through these two functions, so the three meet the same rules and the same words.
+# ---------------------------------------------------------------------------------------------
+
+RETRY_HINTS = {"full": "<think>...</think> then <move>N</move>", "basic": "<move>N</move>"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one move did to the game.
+
+    ``board`` is the board after the move (unchanged after an invalid reply). ``over`` says the game
+    ended; ``outcome`` is then "win", "draw" or "loss" for X, or None when the turn cap ended it.
+    ``message`` is the next user message: the end-of-game text, the retry request after an invalid
+    reply, or the next position; None after a valid X move that did not end the game (O answers
+    first). ``cell`` is the cell taken (None for an invalid reply) and ``problem`` why a reply was
+    invalid.
+    """
+
+    board: str
+    over: bool = False
+    outcome: str | None = None
+    message: str | None = None
+    cell: int | None = None
+    problem: str | None = None
+
+
+def read_reply(board: str, text: str | None) -> tuple[int | None, str | None]:
+    """(cell, None) when the reply names exactly one free cell, else (None, why not)."""
+    cell, problem = parse_move(text)
+    if problem is None and board[cell] != ".":
+        return None, f"cell {cell} is already taken"
+    return cell, problem
+
+
+def model_turn(board: str, text: str | None, variant: str = "full", last_turn: bool = False) -> Step:
+    """Apply the model's reply (X) to ``board``.
+
+    An invalid reply leaves the board unchanged and loses at once in the basic variant; in the full
+    variant the model is asked again, unless this was its ``last_turn`` (the turn cap ends the game).
+    A valid move that wins or fills the board ends the game; otherwise O is to move.
+    """
+    cell, problem = read_reply(board, text)
+    if problem is not None:
+        if variant == "basic":
+            return Step(board, True, "loss", f"Invalid move ({problem}). You lose.", problem=problem)
+        if last_turn:
+            return Step(board, True, None, f"Invalid move ({problem}). Turn limit reached: game over.",
+                        problem=problem)
+        hint = RETRY_HINTS[variant]
+        return Step(board, message=board_message(
+            board, f"Invalid move: {problem}. The board is unchanged. Reply with {hint}, N a free cell."),
+            problem=problem)
+    board = play(board, cell, "X")
+    if winner(board) == "X":
+        return Step(board, True, "win", f"You took cell {cell} and won!\n\n{render_board(board)}", cell)
+    if "." not in board:
+        return Step(board, True, "draw", f"You took cell {cell}. The board is full: draw.\n\n{render_board(board)}", cell)
+    return Step(board, cell=cell)
+
+
+def opponent_turn(board: str, x_cell: int, o_cell: int, last_turn: bool = False) -> Step:
+    """O takes ``o_cell`` (free) after X took ``x_cell``: O wins, the board fills, the turn cap ends
+    the game (``last_turn``: the model has used all its replies), or the model gets the next position."""
+    board = play(board, o_cell, "O")
+    if winner(board) == "O":
+        return Step(board, True, "loss", f"O took cell {o_cell} and won.\n\n{render_board(board)}", o_cell)
+    if "." not in board:
+        return Step(board, True, "draw", f"O took cell {o_cell}. The board is full: draw.\n\n{render_board(board)}", o_cell)
+    if last_turn:
+        return Step(board, True, None, f"O took cell {o_cell}. Turn limit reached: game over.\n\n{render_board(board)}",
+                    o_cell)
+    return Step(board, message=turn_message(board, x_cell, o_cell), cell=o_cell)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,38 +370,24 @@ class TicTacToeEnv(vf.MultiTurnEnv):
         return reply
 
     async def env_response(self, messages: vf.Messages, state: vf.State, **kwargs) -> vf.Messages:
-        board = state["board"]
-        cell, problem = parse_move(message_text(messages[-1]))
-        if problem is None and board[cell] != ".":
-            problem = f"cell {cell} is already taken"
-        if problem is not None:
+        last_turn = self._out_of_turns(state)
+        step = model_turn(state["board"], message_text(messages[-1]), self.variant, last_turn)
+        if step.problem is not None:
             state["invalid_moves"] += 1
-            if self.variant == "basic":
-                return self._finish(state, "loss", f"Invalid move ({problem}). You lose.")
-            if self._out_of_turns(state):
-                return self._finish(state, None, f"Invalid move ({problem}). Turn limit reached: game over.")
-            hint = "<think>...</think> then <move>N</move>" if self.variant == "full" else "<move>N</move>"
-            return [vf.UserMessage(content=board_message(
-                board, f"Invalid move: {problem}. The board is unchanged. Reply with {hint}, N a free cell."))]
-
-        board = play(board, cell, "X")
-        state["board"] = board
-        if winner(board) == "X":
-            return self._finish(state, "win", f"You took cell {cell} and won!\n\n{render_board(board)}")
-        if "." not in board:
-            return self._finish(state, "draw", f"You took cell {cell}. The board is full: draw.\n\n{render_board(board)}")
+        state["board"] = step.board
+        if step.over:
+            return self._finish(state, step.outcome, step.message)
+        if step.message is not None:  # an invalid reply: asked again
+            return [vf.UserMessage(content=step.message)]
 
         info = state["info"]
-        reply = opponent_move(board, "O", turn_rng(info["seed"], board), info["random_move_prob"], self.tie_break)
-        board = play(board, reply, "O")
-        state["board"] = board
-        if winner(board) == "O":
-            return self._finish(state, "loss", f"O took cell {reply} and won.\n\n{render_board(board)}")
-        if "." not in board:
-            return self._finish(state, "draw", f"O took cell {reply}. The board is full: draw.\n\n{render_board(board)}")
-        if self._out_of_turns(state):
-            return self._finish(state, None, f"O took cell {reply}. Turn limit reached: game over.\n\n{render_board(board)}")
-        return [vf.UserMessage(content=turn_message(board, cell, reply))]
+        reply = opponent_move(step.board, "O", turn_rng(info["seed"], step.board), info["random_move_prob"],
+                              self.tie_break)
+        step = opponent_turn(step.board, step.cell, reply, last_turn)
+        state["board"] = step.board
+        if step.over:
+            return self._finish(state, step.outcome, step.message)
+        return [vf.UserMessage(content=step.message)]
 
     def _out_of_turns(self, state: vf.State) -> bool:
         return len(state["trajectory"]) >= self.max_turns
