@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from rlcourse import tinylm  # noqa: E402
+from rlcourse import chat_template, tiny_policy, tinylm  # noqa: E402
 from rlcourse.server import ChatRequest  # noqa: E402
 from test_tinylm import teacher_conversation  # noqa: E402
 
@@ -55,8 +55,8 @@ def main() -> None:
         label = args.model
     else:
         convs = [teacher_conversation(i) for i in range(200)]
-        bootstrap = tinylm.build_tokenizer(["x"], vocab_size=300)
-        tokenizer = tinylm.build_tokenizer([tinylm.render(bootstrap, c) for c in convs])
+        bootstrap = chat_template.build_tokenizer(["x"], vocab_size=300)
+        tokenizer = chat_template.build_tokenizer([chat_template.render(bootstrap, c) for c in convs])
         model = tinylm.new_model(tokenizer)
         with tempfile.TemporaryDirectory() as tmp:  # round trip through save/load like a served model
             tinylm.save(model, tokenizer, Path(tmp) / "m")
@@ -67,7 +67,7 @@ def main() -> None:
           f"requests, up to {args.max_tokens} new tokens each")
     results = {}
     for name, max_batch in (("batched", args.concurrent), ("one at a time", 1)):
-        policy = tinylm.TinyModelPolicy(model, tokenizer, max_batch=max_batch, batch_window_s=0.0)
+        policy = tiny_policy.TinyModelPolicy(model, tokenizer, max_batch=max_batch, batch_window_s=0.0)
         asyncio.run(answer_all(policy, convs[:4], args.max_tokens))  # warm-up
         seconds, tokens = asyncio.run(answer_all(policy, convs, args.max_tokens))
         results[name] = (seconds, tokens)

@@ -20,8 +20,9 @@ import aiohttp
 import verifiers as vf
 from openai import AsyncOpenAI
 
-from rlcourse.evaluation import Backend, run_coroutine
-from rlcourse.server import InProcessClient, LocalServer
+from rlcourse.clients import InProcessClient, run_coroutine
+from rlcourse.evaluation import Backend
+from rlcourse.server import LocalServer
 from tictactoe import EMPTY_BOARD, FULL_SYSTEM_PROMPT, board_message
 
 MODEL = "scripted/ttt-heuristic"

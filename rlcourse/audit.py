@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import tictactoe as ttt
-from rlcourse import tinylm
+from rlcourse import chat_template, generation, tinylm
 
 
 @dataclass
@@ -109,10 +109,10 @@ def greedy_move_fn(model, tokenizer, max_tokens: int = 48, batch_size: int = 512
     def move_fn(conversations: list[list[dict]]) -> list[str]:
         texts: list[str] = []
         for start in range(0, len(conversations), batch_size):
-            jobs = [tinylm.Job(prompt_ids=tinylm.encode_chat(tokenizer, c), max_new_tokens=max_tokens, temperature=0.0)
+            jobs = [generation.Job(prompt_ids=chat_template.encode_chat(tokenizer, c), max_new_tokens=max_tokens, temperature=0.0)
                     for c in conversations[start : start + batch_size]]
-            tinylm.generate_batch(model, jobs, tokenizer.eos_token_id, tokenizer.pad_token_id)
-            texts += [tinylm.reply_text(tokenizer, job) for job in jobs]
+            generation.generate_batch(model, jobs, tokenizer.eos_token_id, tokenizer.pad_token_id)
+            texts += [generation.reply_text(tokenizer, job) for job in jobs]
         return texts
 
     return move_fn

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import random
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,8 @@ import datasets
 import verifiers as vf
 from verifiers.types import ClientConfig
 from verifiers.utils.save_utils import make_serializable
+
+from rlcourse.clients import run_coroutine
 
 datasets.disable_progress_bars()
 
@@ -74,7 +75,7 @@ def evaluate(env: vf.Environment | str, model: str, backend: "Backend | vf.Clien
     """Evaluate ``model`` on ``env`` (an Environment or an env id) and return one plain dict per rollout.
 
     ``backend`` is a :class:`Backend` (an OpenAI-compatible URL) or a verifiers client such as
-    :class:`rlcourse.server.InProcessClient`. The rollouts are the first ``num_examples`` examples of
+    :class:`rlcourse.clients.InProcessClient`. The rollouts are the first ``num_examples`` examples of
     the environment's eval split, each played
     ``rollouts_per_example`` times; with a seeded environment two models meet the same games.
 
@@ -130,28 +131,6 @@ async def _play_own_streams(env, client, model: str, sampling_args: dict, num_ex
 
 def _ignore(*args, **kwargs) -> None:
     return None
-
-
-def run_coroutine(coro):
-    """Run a coroutine to completion, also from inside Jupyter's running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target():
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 # ---------------------------------------------------------------------------------------------

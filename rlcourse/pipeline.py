@@ -26,10 +26,11 @@ from pathlib import Path
 
 import verifiers as vf
 
-from rlcourse import audit, data, quick_mode, rl, sft, tinylm
+from rlcourse import audit, chat_template, data, quick_mode, rl, sft, tiny_policy, tinylm
 from rlcourse.evaluation import (Backend, backend_from_env, evaluate, format_table, mean_difference, plot_summaries,
                                  tictactoe_summary)
-from rlcourse.server import InProcessClient, LocalServer
+from rlcourse.clients import InProcessClient
+from rlcourse.server import LocalServer
 
 SAMPLED_SEED = 7  # the held-out games of the sampled-reward comparison (RL trains on its own seed's train split)
 TEACHER = "scripted/ttt-heuristic"  # default; COURSE_TEACHER=gpt-5-mini (with COURSE_BACKEND=openai) uses an API model
@@ -102,8 +103,8 @@ class Pipeline:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _fresh(self, folder: Path, settings: dict) -> bool:
-        """True if ``folder`` holds the output of a finished phase run with exactly ``settings``."""
+    def _reusable(self, folder: Path, settings: dict) -> bool:
+        """True if ``folder`` holds the output of a finished phase run with exactly ``settings``: reuse it."""
         marker = folder / "phase.json"
         return marker.exists() and json.loads(marker.read_text()) == json.loads(json.dumps(settings))
 
@@ -120,7 +121,7 @@ class Pipeline:
         s = self.settings
         folder = self.out / "data"
         phase = {"teacher": s.teacher, "games": s.data_games, "seed": data.DATA_SEED}
-        if self._fresh(folder, phase):
+        if self._reusable(folder, phase):
             self.log(f"1. SFT data: reusing {folder}")
             return data.load_sft_data(folder)
         start = time.time()
@@ -142,13 +143,13 @@ class Pipeline:
         s = self.settings
         path = self.models / "ttt-base"
         phase = {"vocab_size": s.vocab_size, "model": asdict(s.model), "seed": s.seed, "data": len(conversations)}
-        if self._fresh(path, phase):
+        if self._reusable(path, phase):
             self.log(f"2. Base model: reusing {path}")
             return path
         start = time.time()
-        bootstrap = tinylm.build_tokenizer(["bootstrap"], vocab_size=300)  # only its chat template is used
+        bootstrap = chat_template.build_tokenizer(["bootstrap"], vocab_size=300)  # only its chat template is used
         examples = [t for c in conversations for t in data.turn_examples(c)]  # what SFT trains on
-        tokenizer = tinylm.build_tokenizer([tinylm.render(bootstrap, t) for t in examples], s.vocab_size)
+        tokenizer = chat_template.build_tokenizer([chat_template.render(bootstrap, t) for t in examples], s.vocab_size)
         model = tinylm.new_model(tokenizer, s.model, seed=s.seed)
         tinylm.save(model, tokenizer, path)
         self._mark(path, phase)
@@ -163,7 +164,7 @@ class Pipeline:
         s = self.settings
         path = self.models / "ttt-sft"
         phase = {"sft": asdict(s.sft), "base": json.loads((base / "phase.json").read_text())}
-        if self._fresh(path, phase):
+        if self._reusable(path, phase):
             self.log(f"3. SFT: reusing {path}")
             return json.loads((path / "sft_log.json").read_text())
         start = time.time()
@@ -184,7 +185,7 @@ class Pipeline:
         final = self.models / "ttt-rl"
         phase = {"stages": [asdict(x) for x in s.rl_stages],
                  "start": json.loads((start_path / "phase.json").read_text())}
-        if self._fresh(final, phase):
+        if self._reusable(final, phase):
             self.log(f"4. RL: reusing {final}")
             return [row for i in range(len(s.rl_stages)) for row in rl.read_log(self.out / "runs" / f"rl-stage{i + 1}")]
         start = time.time()
@@ -201,7 +202,7 @@ class Pipeline:
             # phase.json), so a new SFT model or an earlier stage run again makes this stage start over
             start_phase = json.loads((current / "phase.json").read_text())
             identity = json.loads(json.dumps({"stage": asdict(stage), "start": start_phase}))
-            if not self._fresh(stage_out, identity):
+            if not self._reusable(stage_out, identity):
                 origin = run_dir / "origin.json"
                 if run_dir.exists() and (not origin.exists() or json.loads(origin.read_text()) != identity):
                     shutil.rmtree(run_dir)  # the run of another configuration or start model: start over
@@ -231,8 +232,7 @@ class Pipeline:
         s = self.settings
         start = time.time()
         summaries: dict[str, dict] = {}
-        os.environ["COURSE_MODELS_DIR"] = str(self.models.resolve())
-        with LocalServer() as server:
+        with LocalServer(models_dir=self.models) as server:
             local = Backend(server.base_url, server.api_key_var)
             for opponent, p in OPPONENTS.items():
                 env = vf.load_environment("tictactoe", num_eval_examples=s.eval_games, min_random_move_prob=p,
@@ -267,7 +267,7 @@ class Pipeline:
         rewards = {}
         for name in ("ttt-sft", "ttt-rl"):
             # the same model id for both, so that the same game gets the same random numbers
-            policy = tinylm.TinyModelPolicy.from_pretrained(self.models / name, name="tiny/ttt")
+            policy = tiny_policy.TinyModelPolicy.from_pretrained(self.models / name, name="tiny/ttt")
             rows = evaluate(env, "tiny/ttt", InProcessClient(policy), num_examples=s.sampled_games,
                             sampling_args=sampling, max_concurrent=256, game_seed=SAMPLED_SEED)
             rewards[name] = [float(r["reward"] or 0.0) for r in sorted(rows, key=lambda r: r["example_id"])]

@@ -13,7 +13,7 @@ once the model has used ``max_turns`` replies (8, the environment's default).
 Who plays X (see :func:`load_model`):
 
 * ``tiny/ttt-rl``, ``tiny/ttt-sft``, ... or a folder: a tiny model of the course, run in process
-  (greedy by default, or sampled with a temperature) through :func:`rlcourse.tinylm.generate_batch`;
+  (greedy by default, or sampled with a temperature) through :func:`rlcourse.generation.generate_batch`;
 * ``scripted/ttt-heuristic`` and the other ``scripted/ttt-*`` ids: scripted stand-ins (plain Python,
   not language models);
 * any other id: a model behind an OpenAI-compatible endpoint, chosen with ``COURSE_BACKEND``
@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 import tictactoe as ttt
+from rlcourse.policies import resolve_model_path
 
 Messages = list[dict]
 AskFn = Callable[[Messages], str]
@@ -66,7 +67,7 @@ class ModelError(RuntimeError):
 
 
 class TinyModel:
-    """Ask a tiny course model in process: one :class:`~rlcourse.tinylm.Job` per move.
+    """Ask a tiny course model in process: one :class:`~rlcourse.generation.Job` per move.
 
     ``temperature=0`` is greedy (the same reply to the same conversation, as in the audit); a
     positive temperature samples from a random stream seeded by ``seed``.
@@ -76,7 +77,6 @@ class TinyModel:
                  seed: int = 0):
         from rlcourse import tinylm  # torch loads only when a tiny model plays
 
-        self._tinylm = tinylm
         self.path = Path(path)
         self.model, self.tokenizer = tinylm.load(self.path)
         self.temperature, self.max_tokens, self.top_p = float(temperature), int(max_tokens), float(top_p)
@@ -85,17 +85,18 @@ class TinyModel:
         self.kind = f"tiny language model, {tinylm.count_parameters(self.model) / 1e6:.2f} M parameters, {mode}"
 
     def __call__(self, messages: Messages) -> str:
-        tinylm = self._tinylm
+        from rlcourse import chat_template, generation  # loaded with the model in __init__
+
         flat = [{"role": m["role"], "content": ttt.message_text(m)} for m in messages]
-        prompt = tinylm.encode_chat(self.tokenizer, flat, add_generation_prompt=True)
+        prompt = chat_template.encode_chat(self.tokenizer, flat, add_generation_prompt=True)
         room = self.model.config.max_position_embeddings - len(prompt)
         if room < 1:
             raise ModelError(f"the conversation is {len(prompt)} tokens long; this model reads at most "
                              f"{self.model.config.max_position_embeddings}")
-        job = tinylm.Job(prompt_ids=prompt, max_new_tokens=min(self.max_tokens, room), temperature=self.temperature,
-                         top_p=self.top_p, rng=random.Random(self.rng.getrandbits(64)))
-        tinylm.generate_batch(self.model, [job], self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
-        return tinylm.reply_text(self.tokenizer, job)
+        job = generation.Job(prompt_ids=prompt, max_new_tokens=min(self.max_tokens, room), temperature=self.temperature,
+                             top_p=self.top_p, rng=random.Random(self.rng.getrandbits(64)))
+        generation.generate_batch(self.model, [job], self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
+        return generation.reply_text(self.tokenizer, job)
 
 
 class Scripted:
@@ -141,18 +142,6 @@ class ChatBackend:
         except Exception as exc:  # network, auth, unknown model: say so, keep the game
             raise ModelError(f"{type(exc).__name__}: {exc}") from exc
         return done.choices[0].message.content or ""
-
-
-def resolve_model_path(model_id: str) -> Path | None:
-    """Folder of ``tiny/<name>`` (under $COURSE_MODELS_DIR, else outputs/pipeline/models) or of a path
-    holding a saved model; None if there is none. The same rule as
-    :func:`rlcourse.tinylm.resolve_model_path`, without importing torch (a scripted game starts fast)."""
-    if model_id.startswith("tiny/"):
-        root = os.environ.get("COURSE_MODELS_DIR") or Path(__file__).resolve().parent.parent / "outputs" / "pipeline" / "models"
-        path = Path(root) / model_id.split("/", 1)[1]
-    else:
-        path = Path(model_id).expanduser()
-    return path if (path / "config.json").is_file() else None
 
 
 def load_model(spec: str = "auto", backend=None, temperature: float | None = None, max_tokens: int | None = None,

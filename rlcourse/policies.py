@@ -7,9 +7,11 @@ their own subclass that batches concurrent requests and fills token ids and log-
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
@@ -76,3 +78,26 @@ def default_policies() -> dict[str, Policy]:
     from rlcourse.scripted import SCRIPTED
 
     return {name: ScriptedPolicy(fn, description) for name, (fn, description) in SCRIPTED.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding a tiny model by id (no torch here: a scripted game or a server start stays fast)
+# ---------------------------------------------------------------------------------------------
+
+
+def models_dir() -> Path:
+    """Where ``tiny/<name>`` models live: $COURSE_MODELS_DIR, else outputs/pipeline/models in the repo."""
+    configured = os.environ.get("COURSE_MODELS_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent / "outputs" / "pipeline" / "models"
+
+
+def resolve_model_path(model_id: str, root: str | Path | None = None) -> Path | None:
+    """The folder for ``tiny/<name>`` (under ``root``, by default :func:`models_dir`) or a path to a saved
+    model; None if there is none."""
+    if model_id.startswith("tiny/"):
+        path = Path(root if root is not None else models_dir()) / model_id.split("/", 1)[1]
+    else:
+        path = Path(model_id).expanduser()
+    return path if (path / "config.json").is_file() else None

@@ -31,10 +31,9 @@ from typing import Callable
 import torch
 import verifiers as vf
 
-from rlcourse import tinylm
+from rlcourse import tiny_policy, tinylm
 from rlcourse.advantages import group_advantages, groups_of
-from rlcourse.evaluation import run_coroutine
-from rlcourse.server import InProcessClient
+from rlcourse.clients import InProcessClient, run_coroutine
 
 REWARD_NAMES = ("win_reward", "think_move_format", "invalid_move_made")
 
@@ -226,8 +225,8 @@ class Trainer:
         self.model, self.tokenizer = tinylm.load(start_from)
         self.model.train()
         served, _ = tinylm.load(start_from)
-        self.policy = tinylm.TinyModelPolicy(served, self.tokenizer, name=model_id, max_batch=settings.batch_size,
-                                             batch_window_s=0.0)
+        self.policy = tiny_policy.TinyModelPolicy(served, self.tokenizer, name=model_id, max_batch=settings.batch_size,
+                                                  batch_window_s=0.0)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.learning_rate, weight_decay=0.0,
                                            betas=(0.9, 0.99))
         self.state = RunState()

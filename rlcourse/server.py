@@ -26,19 +26,17 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Literal
 
 import uvicorn
-import verifiers as vf
-from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from rlcourse.policies import Policy, Reply, count_tokens, default_policies
+from rlcourse.policies import Policy, Reply, count_tokens, default_policies, resolve_model_path
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_TOKENS_LIMIT = 131072
@@ -126,8 +124,9 @@ def request_rng(seed: int | None, body: str, shared: random.Random) -> random.Ra
     return random.Random(f"{seed}:{body}") if seed is not None else shared
 
 
-def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Starlette:
-    """The ASGI app serving ``policies`` (the scripted stand-ins by default)."""
+def create_app(policies: dict[str, Policy] | None = None, seed: int = 0, models_dir: str | Path | None = None) -> Starlette:
+    """The ASGI app serving ``policies`` (the scripted stand-ins by default) and the tiny models found
+    as ``tiny/<name>`` under ``models_dir`` (by default :func:`rlcourse.policies.models_dir`)."""
     registry = dict(policies) if policies is not None else default_policies()
     shared_rng = random.Random(seed)
 
@@ -176,9 +175,9 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
         """A registered policy, or a tiny model loaded on first use from ``tiny/<name>`` or a folder."""
         if model_id in registry:
             return registry[model_id]
-        from rlcourse.tinylm import TinyModelPolicy, resolve_model_path  # torch loads only when needed
+        from rlcourse.tiny_policy import TinyModelPolicy  # torch loads only when needed
 
-        path = resolve_model_path(model_id)
+        path = resolve_model_path(model_id, models_dir)
         if path is None:
             return None
         # the first requests for a model often arrive together: they all wait for one load
@@ -199,7 +198,7 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
             return error_response(400, 'send a JSON object {"model": "<id>", "path": "<folder>"}')
         policy = await find_policy(model_id)
-        from rlcourse.tinylm import TinyModelPolicy, resolve_model_path
+        from rlcourse.tiny_policy import TinyModelPolicy
 
         if not isinstance(policy, TinyModelPolicy):
             return error_response(404, f"{model_id!r} is not a tiny model served here", param="model",
@@ -226,13 +225,14 @@ def create_app(policies: dict[str, Policy] | None = None, seed: int = 0) -> Star
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, seed: int = 0, ready_file=None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, seed: int = 0, ready_file=None,
+          models_dir: str | Path | None = None) -> None:
     """Run the server in the foreground until interrupted. ``port=0`` picks a free port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     actual_port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(seed=seed), log_level="warning", access_log=False, loop="uvloop",
+    config = uvicorn.Config(create_app(seed=seed, models_dir=models_dir), log_level="warning", access_log=False, loop="uvloop",
                             timeout_keep_alive=30, backlog=2048)
     server = uvicorn.Server(config)
 
@@ -253,10 +253,14 @@ class LocalServer:
 
     ``base_url`` is the OpenAI base URL (``http://127.0.0.1:PORT/v1``). The environment variable
     named by ``api_key_var`` is set (to "local") if missing, because verifiers asks for one.
+    ``models_dir`` is where the server finds ``tiny/<name>`` models (by default $COURSE_MODELS_DIR,
+    else outputs/pipeline/models: :func:`rlcourse.policies.models_dir`).
     """
 
-    def __init__(self, port: int = 0, seed: int = 0, startup_timeout: float = 120.0):
+    def __init__(self, port: int = 0, seed: int = 0, startup_timeout: float = 120.0,
+                 models_dir: str | Path | None = None):
         self.port = port
+        self.models_dir = Path(models_dir).resolve() if models_dir is not None else None
         self.seed = seed
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
@@ -271,6 +275,8 @@ class LocalServer:
         read_fd, write_fd = os.pipe()
         cmd = [sys.executable, "-m", "rlcourse.server", "--port", str(self.port), "--seed", str(self.seed),
                "--ready-fd", str(write_fd)]
+        if self.models_dir is not None:
+            cmd += ["--models-dir", str(self.models_dir)]
         self.process = subprocess.Popen(cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL)
         os.close(write_fd)
         with os.fdopen(read_fd) as ready:
@@ -314,44 +320,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="address to bind (default loopback only; anything else exposes the server to your network)")
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the scripted policies' shared random source")
+    parser.add_argument("--models-dir", default=None,
+                        help="folder holding the tiny/<name> models (default: $COURSE_MODELS_DIR, else outputs/pipeline/models)")
     parser.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: binding to {args.host} makes the server reachable beyond this machine", file=sys.stderr)
     ready_file = os.fdopen(args.ready_fd, "w") if args.ready_fd is not None else None
-    serve(args.host, args.port, args.seed, ready_file)
+    serve(args.host, args.port, args.seed, ready_file, args.models_dir)
 
 
 if __name__ == "__main__":
     main()
-
-
-class InProcessClient(vf.OpenAIChatCompletionsClient):
-    """A verifiers client that asks a policy directly, without HTTP.
-
-    Requests and replies take the same path as through the server (validation, chat.completion body,
-    verifiers' own parsing), so tests and benchmarks can run thousands of rollouts quickly and
-    measure the environment alone.
-    """
-
-    _unused_openai: AsyncOpenAI | None = None
-
-    def __init__(self, policy: Policy | str, seed: int = 0):
-        if InProcessClient._unused_openai is None:  # verifiers wants one; it is never called
-            InProcessClient._unused_openai = AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="unused")
-        super().__init__(InProcessClient._unused_openai)
-        self.policy = default_policies()[policy] if isinstance(policy, str) else policy
-        self.rng = random.Random(seed)
-
-    async def get_native_response(self, prompt, model, sampling_args, tools=None, **kwargs) -> ChatCompletion:
-        payload = {"model": model, "messages": prompt, **{k: v for k, v in (sampling_args or {}).items() if v is not None}}
-        payload.update(payload.pop("extra_body", None) or {})
-        if tools:
-            payload["tools"] = tools
-        request = ChatRequest.model_validate(payload)
-        messages = request.message_dicts()
-        rng = request_rng(request.seed, json.dumps(payload, sort_keys=True, default=str), self.rng)
-        reply = await self.policy.generate(messages, request.tools, rng, request)
-        prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else sum(
-            count_tokens(json.dumps(m.get("content") or "")) for m in messages)
-        return ChatCompletion.model_validate(completion_body(request, reply, prompt_tokens))

@@ -67,8 +67,8 @@ def main(out_dir: str = "outputs/tour") -> dict:
             report["other_envs"][label] = {"model": model, "rollouts": len(rows), "reward": mean_reward,
                                            "metrics": metric_means(rows)}
     report["seconds"] = round(time.time() - started, 1)
-    (out / "demo.json").write_text(json.dumps(report, indent=2))
-    print(f"\nDone in {report['seconds']} s. Plot: {out / 'tictactoe.png'}; numbers: {out / 'demo.json'}")
+    (out / "tour_results.json").write_text(json.dumps(report, indent=2))
+    print(f"\nDone in {report['seconds']} s. Plot: {out / 'tictactoe.png'}; numbers: {out / 'tour_results.json'}")
     return report
 
 

@@ -16,9 +16,10 @@ os.environ.setdefault("COURSE_QUICK", "1")
 
 import pytest  # noqa: E402
 
+from rlcourse.clients import InProcessClient  # noqa: E402
 from rlcourse.grading import load_notebook  # noqa: E402
 from rlcourse.policies import Reply, ScriptedPolicy  # noqa: E402
-from rlcourse.server import InProcessClient, LocalServer  # noqa: E402
+from rlcourse.server import LocalServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADER_MODULE_RE = re.compile(r"^test_l(\d\d)_(\w+)$")

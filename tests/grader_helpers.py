@@ -5,17 +5,16 @@ whenever an ``Environment`` is built, which Python allows only in the main threa
 in main thread"). :func:`build` builds an environment from any thread: off the main thread those two
 handler installations are skipped (they only matter for a process that gets interrupted, and the
 notebook's kernel keeps its own). :func:`rollouts` evaluates an environment with a scripted policy
-through :class:`~rlcourse.server.InProcessClient` (no server, no HTTP), also from any thread.
+through :class:`~rlcourse.clients.InProcessClient` (no server, no HTTP), also from any thread.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from rlcourse.evaluation import run_coroutine
+from rlcourse.clients import InProcessClient, run_coroutine
 from rlcourse.grading import environments_buildable
 from rlcourse.policies import Policy, Reply, ScriptedPolicy
-from rlcourse.server import InProcessClient
 
 def build(factory: Callable[..., Any], *args, **kwargs) -> Any:
     """``factory(*args, **kwargs)`` (a class or function that builds an Environment), from any thread."""

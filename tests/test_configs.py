@@ -531,9 +531,9 @@ def earlier_rl_stages(config: dict) -> list[dict]:
 
 
 def test_the_three_configs_are_there():
-    assert {p.name for p in CONFIGS} >= {"sft.toml", "rl.toml", "rl_stage1.toml"}
+    assert {p.name for p in CONFIGS} >= {"sft.toml", "rl_stage2.toml", "rl_stage1.toml"}
     assert [p.name for p in by_kind("sft")] == ["sft.toml"]
-    assert {p.name for p in by_kind("rl")} == {"rl.toml", "rl_stage1.toml"}
+    assert {p.name for p in by_kind("rl")} == {"rl_stage2.toml", "rl_stage1.toml"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -654,7 +654,7 @@ def test_rl_evaluates_against_optimal_and_random_opponents(path):
 
 
 def test_rl_stages_match_the_talk():
-    stage1, stage2 = load(CONFIG_DIR / "rl_stage1.toml"), load(CONFIG_DIR / "rl.toml")
+    stage1, stage2 = load(CONFIG_DIR / "rl_stage1.toml"), load(CONFIG_DIR / "rl_stage2.toml")
     for config, steps, batch, tokens, prob_range, max_turns in [
         (stage1, 600, 256, 128, (0.2, 0.7), 7),
         (stage2, 400, 480, 64, (0.0, 0.25), 8),
@@ -671,7 +671,7 @@ def test_rl_stages_match_the_talk():
 
 
 def test_each_stage_starts_from_the_weights_of_the_one_before():
-    sft, stage1, stage2 = (load(CONFIG_DIR / name) for name in ("sft.toml", "rl_stage1.toml", "rl.toml"))
+    sft, stage1, stage2 = (load(CONFIG_DIR / name) for name in ("sft.toml", "rl_stage1.toml", "rl_stage2.toml"))
     assert stage1["model"]["name"] == final_weights(sft)
     assert stage2["model"]["name"] == final_weights(stage1)
 
@@ -681,7 +681,7 @@ def test_readme_names_existing_configs_and_the_commands():
     named = set(re.findall(r"configs/([\w.-]+\.toml)", readme))
     assert named == {p.name for p in CONFIGS}
     for needle in ("v0.7.0", "uv pip install -e", "--inexact", "sft @ configs/sft.toml",
-                   "rl @ configs/rl.toml", "--dry-run", "--ckpt.resume-step -1", "--gpu-memory-utilization 0.4",
+                   "rl @ configs/rl_stage2.toml", "--dry-run", "--ckpt.resume-step -1", "--gpu-memory-utilization 0.4",
                    "--model.max-model-len 4096", "vllm serve LiquidAI/LFM2-2.6B", "vf-eval tictactoe",
                    "COURSE_BACKEND=vllm", "VLLM_API_KEY", "not run",
                    'git config --global url."https://github.com/".insteadOf git@github.com:',
@@ -783,16 +783,16 @@ def mutated(name: str, dotted: str, value) -> dict:
 
 
 @pytest.mark.parametrize("name, dotted, value, expected", [
-    ("rl.toml", "ckpt.keep_lst", 2, "ckpt.keep_lst: unknown key in [ckpt] (did you mean 'keep_last'?)"),
-    ("rl.toml", "orchestrator.eval.intervall", 25, "orchestrator.eval.intervall: unknown key in [orchestrator.eval]"),
+    ("rl_stage2.toml", "ckpt.keep_lst", 2, "ckpt.keep_lst: unknown key in [ckpt] (did you mean 'keep_last'?)"),
+    ("rl_stage2.toml", "orchestrator.eval.intervall", 25, "orchestrator.eval.intervall: unknown key in [orchestrator.eval]"),
     ("rl_stage1.toml", "ckpt.keep_lst", 2, "ckpt.keep_lst: unknown key in [ckpt]"),
     ("sft.toml", "ckpt.keep_lst", 2, "ckpt.keep_lst: unknown key in [ckpt]"),
-    ("rl.toml", "orchestrator.eval.env.0.nmae", "x", "orchestrator.eval.env.nmae: unknown key"),
-    ("rl.toml", "orchestrator.train.sampling.max_completion_token", 64, "did you mean 'max_completion_tokens'?"),
-    ("rl.toml", "trainer.optim.learning_rate", 1e-6, "trainer.optim.learning_rate: unknown key"),
-    ("rl.toml", "weight_broadcast.type", "disk", "must be one of 'filesystem', 'nccl'"),
-    ("rl.toml", "trainer.loss.type", "cispo", "trainer.loss]: type = 'cispo' is not one of"),
-    ("rl.toml", "orchestrator.renderer.name", DELETE, "[orchestrator.renderer]: 'name' is required"),
+    ("rl_stage2.toml", "orchestrator.eval.env.0.nmae", "x", "orchestrator.eval.env.nmae: unknown key"),
+    ("rl_stage2.toml", "orchestrator.train.sampling.max_completion_token", 64, "did you mean 'max_completion_tokens'?"),
+    ("rl_stage2.toml", "trainer.optim.learning_rate", 1e-6, "trainer.optim.learning_rate: unknown key"),
+    ("rl_stage2.toml", "weight_broadcast.type", "disk", "must be one of 'filesystem', 'nccl'"),
+    ("rl_stage2.toml", "trainer.loss.type", "cispo", "trainer.loss]: type = 'cispo' is not one of"),
+    ("rl_stage2.toml", "orchestrator.renderer.name", DELETE, "[orchestrator.renderer]: 'name' is required"),
     ("sft.toml", "data.loss_mask.assistent", True, "did you mean 'assistant'?"),
     ("sft.toml", "optim", 1e-5, "optim: must be a table"),
 ])
@@ -804,9 +804,9 @@ def test_schema_check_refuses_unknown_keys_and_wrong_types(name, dotted, value, 
 
 
 @pytest.mark.parametrize("name, dotted, value, expected", [
-    ("rl.toml", "orchestrator.batch_size", "480", "orchestrator.batch_size = '480': must be int"),
-    ("rl.toml", "orchestrator.eval.num_examples", True, "orchestrator.eval.num_examples = True: must be int"),
-    ("rl.toml", "orchestrator.renderer.enable_thinking", False, "orchestrator.renderer.enable_thinking: unknown key"),
+    ("rl_stage2.toml", "orchestrator.batch_size", "480", "orchestrator.batch_size = '480': must be int"),
+    ("rl_stage2.toml", "orchestrator.eval.num_examples", True, "orchestrator.eval.num_examples = True: must be int"),
+    ("rl_stage2.toml", "orchestrator.renderer.enable_thinking", False, "orchestrator.renderer.enable_thinking: unknown key"),
 ])
 def test_schema_check_is_stricter_than_prime_rl_on_purpose(name, dotted, value, expected):
     """prime-rl lets these through (pydantic reads "480" as 480 and true as 1; the "default" renderer takes
@@ -817,14 +817,14 @@ def test_schema_check_is_stricter_than_prime_rl_on_purpose(name, dotted, value, 
 
 
 @pytest.mark.parametrize("name, dotted, value", [
-    ("rl.toml", "trainer.model.lora", {"rank": 8, "alpha": 32, "target_modules": ["q_proj", "w1"]}),  # README
-    ("rl.toml", "inference", {"model": {"max_model_len": 4096}}),                                     # README
-    ("rl.toml", "orchestrator.renderer", {"name": "qwen3", "enable_thinking": False}),
-    ("rl.toml", "orchestrator.eval.skip_first_step", True),
-    ("rl.toml", "orchestrator.eval.env.0.rollouts_per_example", 4),
-    ("rl.toml", "ckpt.keep_interval", 100),
-    ("rl.toml", "wandb", {"project": "tictactoe"}),
-    ("rl.toml", "trainer.optim.lr", 1),
+    ("rl_stage2.toml", "trainer.model.lora", {"rank": 8, "alpha": 32, "target_modules": ["q_proj", "w1"]}),  # README
+    ("rl_stage2.toml", "inference", {"model": {"max_model_len": 4096}}),                                     # README
+    ("rl_stage2.toml", "orchestrator.renderer", {"name": "qwen3", "enable_thinking": False}),
+    ("rl_stage2.toml", "orchestrator.eval.skip_first_step", True),
+    ("rl_stage2.toml", "orchestrator.eval.env.0.rollouts_per_example", 4),
+    ("rl_stage2.toml", "ckpt.keep_interval", 100),
+    ("rl_stage2.toml", "wandb", {"project": "tictactoe"}),
+    ("rl_stage2.toml", "trainer.optim.lr", 1),
     ("sft.toml", "renderer", {"name": "qwen3", "enable_thinking": False}),                           # sft.toml
     ("sft.toml", "scheduler", {"type": "cosine", "warmup_steps": 3, "min_lr": 1e-6}),
 ])
@@ -834,17 +834,17 @@ def test_schema_check_accepts_other_valid_keys(name, dotted, value):
 
 
 @pytest.mark.parametrize("name, dotted, value, expected", [
-    ("rl.toml", "orchestrator.seq_len", 512, "seq_len = 768 conflicts with orchestrator.seq_len = 512"),
-    ("rl.toml", "trainer.model.seq_len", 1024, "seq_len = 768 conflicts with trainer.model.seq_len = 1024"),
-    ("rl.toml", "seq_len", DELETE, None),  # both sides fall back to 2048: allowed
-    ("rl.toml", "orchestrator.batch_size", 481, "orchestrator.batch_size (481) must be divisible by group_size (8)"),
+    ("rl_stage2.toml", "orchestrator.seq_len", 512, "seq_len = 768 conflicts with orchestrator.seq_len = 512"),
+    ("rl_stage2.toml", "trainer.model.seq_len", 1024, "seq_len = 768 conflicts with trainer.model.seq_len = 1024"),
+    ("rl_stage2.toml", "seq_len", DELETE, None),  # both sides fall back to 2048: allowed
+    ("rl_stage2.toml", "orchestrator.batch_size", 481, "orchestrator.batch_size (481) must be divisible by group_size (8)"),
     ("rl_stage1.toml", "orchestrator.group_size", 7, "must be divisible by group_size (7)"),
-    ("rl.toml", "ckpt.keep_last", 0, "ckpt.keep_last = 0: must be >= 1"),
+    ("rl_stage2.toml", "ckpt.keep_last", 0, "ckpt.keep_last = 0: must be >= 1"),
     ("sft.toml", "ckpt.keep_last", 0, "ckpt.keep_last = 0: must be >= 1"),
-    ("rl.toml", "trainer.ckpt.interval", 25, "ckpt.interval = 50 conflicts with trainer.ckpt.interval = 25"),
-    ("rl.toml", "orchestrator.max_steps", 401, "max_steps = 400 conflicts with orchestrator.max_steps = 401"),
-    ("rl.toml", "orchestrator.train.sampling.temperature", 2.5, "must be in [0, 2]"),
-    ("rl.toml", "orchestrator.eval.env.1.name", "tictactoe-vs-optimal", "names must be unique"),
+    ("rl_stage2.toml", "trainer.ckpt.interval", 25, "ckpt.interval = 50 conflicts with trainer.ckpt.interval = 25"),
+    ("rl_stage2.toml", "orchestrator.max_steps", 401, "max_steps = 400 conflicts with orchestrator.max_steps = 401"),
+    ("rl_stage2.toml", "orchestrator.train.sampling.temperature", 2.5, "must be in [0, 2]"),
+    ("rl_stage2.toml", "orchestrator.eval.env.1.name", "tictactoe-vs-optimal", "names must be unique"),
     ("sft.toml", "data.micro_batch_size", 5, "must be a multiple of data.micro_batch_size (5)"),
 ])
 def test_rule_check_refuses_what_prime_rl_refuses(name, dotted, value, expected):
@@ -858,7 +858,7 @@ def test_rule_check_refuses_what_prime_rl_refuses(name, dotted, value, expected)
 
 
 def test_rule_check_wants_the_trainer_seq_len_to_cover_the_orchestrator_one():
-    config = mutated("rl.toml", "seq_len", DELETE)
+    config = mutated("rl_stage2.toml", "seq_len", DELETE)
     config["orchestrator"]["seq_len"] = 4096          # trainer.model.seq_len stays at its default, 2048
     assert any("trainer.model.seq_len (2048) must be >= orchestrator.seq_len (4096)" in e
                for e in rule_errors(config, "rl"))

@@ -5,7 +5,7 @@ import json
 import pytest
 from datasets import load_from_disk
 
-from rlcourse import data, tinylm
+from rlcourse import chat_template, data
 from test_tinylm import teacher_conversation
 
 GOOD = "<think>Free: 4 5. I block.</think>\n<move>4</move>"
@@ -47,9 +47,9 @@ def test_conversation_ends_with_the_last_reply_and_files_round_trip(tmp_path):
 
 def test_token_lengths_and_share_within():
     conversations = [teacher_conversation(i) for i in range(20)]
-    tokenizer = tinylm.build_tokenizer([tinylm.render(tinylm.build_tokenizer(["x"], 300), c) for c in conversations], 400)
+    tokenizer = chat_template.build_tokenizer([chat_template.render(chat_template.build_tokenizer(["x"], 300), c) for c in conversations], 400)
     lengths = data.token_lengths(tokenizer, conversations)
-    assert lengths == [len(tinylm.encode_chat(tokenizer, c, add_generation_prompt=False)) for c in conversations]
+    assert lengths == [len(chat_template.encode_chat(tokenizer, c, add_generation_prompt=False)) for c in conversations]
     cut = sorted(lengths)[9]
     assert data.share_within(lengths, cut) == sum(n <= cut for n in lengths) / 20
     assert data.share_within(lengths, max(lengths)) == 1.0 and data.share_within([], 10) == 0.0
@@ -61,7 +61,7 @@ def test_teacher_games_do_not_depend_on_how_many_run_at_once():
     import verifiers as vf
 
     from rlcourse.evaluation import evaluate
-    from rlcourse.server import InProcessClient
+    from rlcourse.clients import InProcessClient
 
     teacher = "scripted/ttt-heuristic"
     games = {}

@@ -109,7 +109,7 @@ def test_ci_runs_the_readme_test_command():
 def test_run_coroutine_works_inside_a_running_event_loop_as_in_jupyter():
     import asyncio
 
-    from rlcourse.evaluation import run_coroutine
+    from rlcourse.clients import run_coroutine
 
     async def notebook_cell():
         return run_coroutine(asyncio.sleep(0, result=5))

@@ -113,7 +113,7 @@ def write_notebook(path: Path, cells) -> Path:
 
 def demo_solution(root: Path, answer: str = "return 2 * x") -> Path:
     setup = nbformat.v4.new_code_cell("from rlcourse.grading import check\nimport asyncio\n"
-                                      "from rlcourse.evaluation import run_coroutine", metadata={"tags": ["setup"]})
+                                      "from rlcourse.clients import run_coroutine", metadata={"tags": ["setup"]})
     setup.outputs = [nbformat.v4.new_output("stream", text="noise\n")]
     setup.execution_count = 3
     exercise = nbformat.v4.new_code_cell(
@@ -247,7 +247,7 @@ def test_reset_backs_up_and_restores_the_stub(tmp_path):
 GRADERS = '''
 import pytest
 
-from rlcourse.evaluation import run_coroutine
+from rlcourse.clients import run_coroutine
 
 
 def test_ex98_1_doubles(nb):

@@ -13,10 +13,10 @@ import pytest
 
 import tictactoe
 from grader_helpers import build, replies
+from rlcourse.clients import InProcessClient
 from rlcourse.evaluation import evaluate, wilson_interval
 from rlcourse.policies import Reply, ScriptedPolicy
 from rlcourse.scripted import ttt_heuristic
-from rlcourse.server import InProcessClient
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 7.1: outcome_counts

@@ -12,11 +12,11 @@ import random
 
 import tictactoe
 from grader_helpers import build, replies
-from rlcourse import data, tinylm
+from rlcourse import chat_template, data
+from rlcourse.clients import InProcessClient
 from rlcourse.evaluation import evaluate
 from rlcourse.policies import Reply, ScriptedPolicy
 from rlcourse.scripted import ttt_heuristic
-from rlcourse.server import InProcessClient
 
 COLUMNS = ["board", "outcome", "invalid_moves"]
 
@@ -140,7 +140,7 @@ def small_tokenizer():
         board = "".join(rng.choice("XO.") for _ in range(9))
         texts += [tictactoe.board_message(board, "O took cell 3."),
                   f"<think>Free: 1 2 5. No threats. I take the corner {rng.randint(0, 8)}.</think>\n<move>2</move>"]
-    return tinylm.build_tokenizer(texts, vocab_size=400)
+    return chat_template.build_tokenizer(texts, vocab_size=400)
 
 
 def conversations() -> list[list[dict]]:
@@ -165,7 +165,7 @@ def test_ex8_3_assistant_mask(nb):
 
     for conversation in conversations():
         roles = [m["role"] for m in conversation]
-        ids = tinylm.encode_chat(tokenizer, conversation, add_generation_prompt=False)
+        ids = chat_template.encode_chat(tokenizer, conversation, add_generation_prompt=False)
         expected = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True,
                                                  return_assistant_tokens_mask=True)["assistant_masks"]
         got = list(nb.assistant_mask(tokenizer, conversation))
@@ -180,8 +180,8 @@ def test_ex8_3_assistant_mask(nb):
                 f"{'learned (1)' if expected[first] else 'masked (0)'}, your mask says {got[first]}"
                 + (" (the <|assistant|> marker itself is not learned)" if token == "<|assistant|>" else "")
                 + (" (the <|end|> closing a reply is learned: that is how the model learns to stop)"
-                   if token == tinylm.END and expected[first] else ""))
+                   if token == chat_template.END and expected[first] else ""))
         learned = tokenizer.decode([i for i, m in zip(ids, got) if m])
         last_user = max((i for i, m in enumerate(conversation) if m["role"] == "user"), default=0)
-        assert learned == "".join(m["content"] + tinylm.END for i, m in enumerate(conversation)
+        assert learned == "".join(m["content"] + chat_template.END for i, m in enumerate(conversation)
                                   if m["role"] == "assistant" and i >= last_user)

@@ -14,7 +14,7 @@ import json
 import pytest
 import torch
 
-from rlcourse import data, tinylm
+from rlcourse import chat_template, data, tinylm
 from rlcourse.pipeline import Pipeline, PipelineSettings, default_out_dir
 
 
@@ -32,7 +32,7 @@ def test_quick_pipeline_runs_end_to_end(tmp_path):
     # three models that load with the Auto classes, plus the plots and the report
     for name in ("ttt-base", "ttt-sft", "ttt-rl"):
         model, tokenizer = tinylm.load(out / "models" / name)
-        assert tokenizer.chat_template == tinylm.CHAT_TEMPLATE
+        assert tokenizer.chat_template == chat_template.CHAT_TEMPLATE
     for name in ("sft_loss.png", "rl_curves.png", "results.png", "results.md", "results.json"):
         assert (out / name).stat().st_size > 0
     assert json.loads((out / "results.json").read_text())["table"] == results["table"]

@@ -20,7 +20,8 @@ from rlcourse import play
 from rlcourse.evaluation import evaluate
 from rlcourse.play import InvalidMove, ModelError, ModelPlayer, parse_human_move
 from rlcourse.policies import Reply, ScriptedPolicy
-from rlcourse.server import InProcessClient
+from rlcourse.clients import InProcessClient
+
 
 ROOT = Path(__file__).resolve().parents[1]
 O_MOVE = re.compile(r"\bO took cell (\d)")
@@ -106,16 +107,18 @@ def test_conversation_is_the_environments_for_the_same_moves(variant, max_turns)
 def test_a_tiny_model_gets_the_same_prompt_as_through_the_server(tmp_path):
     """Greedy replies of a (random-weight) tiny model: ModelPlayer == the env through the served policy."""
     tinylm = pytest.importorskip("rlcourse.tinylm")
+    from rlcourse import chat_template, tiny_policy
+
     texts = [ttt.FULL_SYSTEM_PROMPT, ttt.opening_message(ttt.EMPTY_BOARD, None), ttt.turn_message("XO.......", 0, 1),
              "<think>x</think><move>4</move>", "Invalid move: no <move>...</move> tag found. The board is unchanged."]
-    bootstrap = tinylm.build_tokenizer(["seed"], vocab_size=300)
-    tokenizer = tinylm.build_tokenizer([tinylm.render(bootstrap, [{"role": "user", "content": t}]) for t in texts] * 20,
-                                       vocab_size=500)
+    bootstrap = chat_template.build_tokenizer(["seed"], vocab_size=300)
+    tokenizer = chat_template.build_tokenizer([chat_template.render(bootstrap, [{"role": "user", "content": t}]) for t in texts] * 20,
+                                              vocab_size=500)
     size = tinylm.ModelSize(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=1024)
     tinylm.save(tinylm.new_model(tokenizer, size, seed=3), tokenizer, tmp_path / "m")
 
     env = ttt.load_environment(num_eval_examples=4, seed=2, max_turns=3)
-    policy = tinylm.TinyModelPolicy.from_pretrained(tmp_path / "m", batch_window_s=0.0)
+    policy = tiny_policy.TinyModelPolicy.from_pretrained(tmp_path / "m", batch_window_s=0.0)
     rows = evaluate(env, "tiny", InProcessClient(policy), num_examples=4, max_concurrent=1,
                     sampling_args={"temperature": 0.0, "max_tokens": 12},
                     state_columns=["outcome", "board", "invalid_moves"])
@@ -136,13 +139,16 @@ def test_a_tiny_model_gets_the_same_prompt_as_through_the_server(tmp_path):
     assert sampled[0] == sampled[1]
 
 
-def test_resolve_model_path_agrees_with_tinylm(tmp_path, monkeypatch):
-    tinylm = pytest.importorskip("rlcourse.tinylm")
+def test_play_finds_models_by_the_servers_rule_without_torch(tmp_path, monkeypatch):
+    from rlcourse import policies
+
+    assert play.resolve_model_path is policies.resolve_model_path  # one rule, and no torch to load
     (tmp_path / "ttt-x").mkdir()
     (tmp_path / "ttt-x" / "config.json").write_text("{}")
     monkeypatch.setenv("COURSE_MODELS_DIR", str(tmp_path))
     for spec in ["tiny/ttt-x", "tiny/nothing", str(tmp_path / "ttt-x"), str(tmp_path)]:
-        assert play.resolve_model_path(spec) == tinylm.resolve_model_path(spec)
+        assert (play.resolve_model_path(spec) is None) == (spec in ("tiny/nothing", str(tmp_path)))
+    assert policies.resolve_model_path("tiny/ttt-x", root=tmp_path / "elsewhere") is None
 
 
 def test_auto_falls_back_to_sft_then_to_the_scripted_teacher(tmp_path, monkeypatch):

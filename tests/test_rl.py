@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from rlcourse import rl, tinylm
+from rlcourse import chat_template, rl, tinylm
 from test_tinylm import SMALL, teacher_conversation
 
 
@@ -113,8 +113,8 @@ def test_settings_are_checked():
 @pytest.fixture(scope="module")
 def start_model(tmp_path_factory):
     conversations = [teacher_conversation(i) for i in range(40)]
-    bootstrap = tinylm.build_tokenizer(["x"], vocab_size=300)
-    tokenizer = tinylm.build_tokenizer([tinylm.render(bootstrap, c) for c in conversations], vocab_size=400)
+    bootstrap = chat_template.build_tokenizer(["x"], vocab_size=300)
+    tokenizer = chat_template.build_tokenizer([chat_template.render(bootstrap, c) for c in conversations], vocab_size=400)
     path = tmp_path_factory.mktemp("rl") / "start"
     tinylm.save(tinylm.new_model(tokenizer, SMALL, seed=3), tokenizer, path)
     return path
@@ -159,7 +159,7 @@ def test_one_cispo_step_moves_probability_towards_the_better_reply(start_model):
     """On a real (tiny) model: after one update, the reply with a positive advantage became more likely
     and the one with a negative advantage less likely."""
     model, tokenizer = tinylm.load(start_model)
-    prompt = tinylm.encode_chat(tokenizer, teacher_conversation(0)[:2])
+    prompt = chat_template.encode_chat(tokenizer, teacher_conversation(0)[:2])
     good = tokenizer("<think>Free: all.</think>\n<move>4</move>", add_special_tokens=False)["input_ids"]
     bad = tokenizer("<move>9</move>", add_special_tokens=False)["input_ids"]
     samples = []

@@ -11,8 +11,8 @@ import verifiers as vf
 
 import tictactoe as ttt
 from rlcourse import audit, play
+from rlcourse.clients import InProcessClient
 from rlcourse.evaluation import evaluate
-from rlcourse.server import InProcessClient
 
 X_TO_MOVE = "XO..X...O"  # X to move: X has 0 and 4, O has 1 and 8
 

@@ -14,8 +14,9 @@ from fractions import Fraction
 import verifiers as vf
 from tictactoe import best_moves, legal_moves, opponent_move, play, turn_rng, winner
 
+from rlcourse.clients import InProcessClient
 from rlcourse.evaluation import evaluate, game_request_seed, mean_difference
-from rlcourse.server import InProcessClient
+
 
 def exact_win_reward(info: dict, choices) -> Fraction:
     """Expected win reward (1 / 0.5 / 0) of a player whose move at ``board`` is uniform over ``choices(board)``."""

@@ -10,9 +10,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import tictactoe as ttt
-from rlcourse import data, tinylm
-from rlcourse.evaluation import run_coroutine
-from rlcourse.server import ChatRequest, InProcessClient, LocalServer
+from rlcourse import chat_template, data, generation, tiny_policy, tinylm
+from rlcourse.clients import InProcessClient, run_coroutine
+from rlcourse.server import ChatRequest, LocalServer
 
 SMALL = tinylm.ModelSize(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_positions=512)
 
@@ -39,8 +39,8 @@ def teacher_conversation(seed: int) -> list[dict]:
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     conversations = [teacher_conversation(i) for i in range(60)]
-    bootstrap = tinylm.build_tokenizer(["seed text"], vocab_size=300)
-    tokenizer = tinylm.build_tokenizer([tinylm.render(bootstrap, c) for c in conversations], vocab_size=400)
+    bootstrap = chat_template.build_tokenizer(["seed text"], vocab_size=300)
+    tokenizer = chat_template.build_tokenizer([chat_template.render(bootstrap, c) for c in conversations], vocab_size=400)
     root = tmp_path_factory.mktemp("models")
     tinylm.save(tinylm.new_model(tokenizer, SMALL, seed=1), tokenizer, root / "a")
     tinylm.save(tinylm.new_model(tokenizer, SMALL, seed=2), tokenizer, root / "b")
@@ -50,11 +50,11 @@ def tiny_dir(tmp_path_factory):
 def test_template_round_trip_and_assistant_mask(tiny_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir / "a")
     conversation = teacher_conversation(7)
-    text = tinylm.render(tokenizer, conversation)
-    ids = tinylm.encode_chat(tokenizer, conversation, add_generation_prompt=False)
+    text = chat_template.render(tokenizer, conversation)
+    ids = chat_template.encode_chat(tokenizer, conversation, add_generation_prompt=False)
     assert tokenizer.decode(ids) == text
     # every board cell is one token: the digits and marks never merge with separators
-    pieces = tokenizer.convert_ids_to_tokens(tinylm.encode_chat(tokenizer, conversation[:2]))
+    pieces = tokenizer.convert_ids_to_tokens(chat_template.encode_chat(tokenizer, conversation[:2]))
     assert sum(p in list("012345678XO") for p in pieces) >= 9 + 9
     # text never seen in training still round-trips exactly (byte-level BPE)
     odd = "Ünïcödé ✓ <move>٣</move> \x00\t tabs"
@@ -62,21 +62,21 @@ def test_template_round_trip_and_assistant_mask(tiny_dir):
     # the template shows the current position: the system prompt and everything from the last user message on
     last_user = max(i for i, m in enumerate(conversation) if m["role"] == "user")
     shown = [conversation[0]] + conversation[last_user:]
-    assert last_user > 1 and text == tinylm.render(tokenizer, shown)
+    assert last_user > 1 and text == chat_template.render(tokenizer, shown)
     assert conversation[1]["content"] not in text and conversation[last_user]["content"] in text
     # the template marks exactly the shown assistant turn (+ its end token) for assistant-only loss
     encoded = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True,
                                             return_assistant_tokens_mask=True)
     assert encoded["input_ids"] == ids
     masked = tokenizer.decode([i for i, m in zip(ids, encoded["assistant_masks"]) if m])
-    assert masked == conversation[-1]["content"] + tinylm.END
+    assert masked == conversation[-1]["content"] + chat_template.END
     # cut into turns (what SFT trains on), every reply is learned once, in the context it is played in
     turns = data.turn_examples(conversation)
     assert [t[-1] for t in turns] == [m for m in conversation if m["role"] == "assistant"]
     for turn in turns:
-        assert tinylm.render(tokenizer, turn[:-1], add_generation_prompt=True) in tinylm.render(tokenizer, turn)
+        assert chat_template.render(tokenizer, turn[:-1], add_generation_prompt=True) in chat_template.render(tokenizer, turn)
     # generation prompt ends with the assistant role token
-    assert tinylm.render(tokenizer, conversation[:2], add_generation_prompt=True).endswith("<|assistant|>")
+    assert chat_template.render(tokenizer, conversation[:2], add_generation_prompt=True).endswith("<|assistant|>")
 
 
 def test_unique_turn_examples_keep_each_position_and_reply_once():
@@ -94,18 +94,18 @@ def test_saved_model_loads_with_auto_classes(tiny_dir):
     model = AutoModelForCausalLM.from_pretrained(tiny_dir / "a")
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir / "a")
     assert model.config.model_type == "llama"
-    assert tokenizer.chat_template == tinylm.CHAT_TEMPLATE
-    assert tokenizer.eos_token == tinylm.END and tokenizer.pad_token == tinylm.PAD
+    assert tokenizer.chat_template == chat_template.CHAT_TEMPLATE
+    assert tokenizer.eos_token == chat_template.END and tokenizer.pad_token == chat_template.PAD
 
 
 def test_reply_text_drops_only_the_closing_end_token(tiny_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir / "a")
     ids = tokenizer("<think>a</think><move>4</move>", add_special_tokens=False)["input_ids"]
-    stopped = tinylm.Job(prompt_ids=[1], max_new_tokens=9, token_ids=ids + [tokenizer.eos_token_id], finish_reason="stop")
-    cut = tinylm.Job(prompt_ids=[1], max_new_tokens=len(ids), token_ids=list(ids), finish_reason="length")
-    assert tinylm.reply_text(tokenizer, stopped) == tinylm.reply_text(tokenizer, cut) == "<think>a</think><move>4</move>"
-    odd = tinylm.Job(prompt_ids=[1], max_new_tokens=2, token_ids=[tokenizer.eos_token_id], finish_reason="length")
-    assert tinylm.reply_text(tokenizer, odd) == tinylm.END  # special tokens are kept unless they close the reply
+    stopped = generation.Job(prompt_ids=[1], max_new_tokens=9, token_ids=ids + [tokenizer.eos_token_id], finish_reason="stop")
+    cut = generation.Job(prompt_ids=[1], max_new_tokens=len(ids), token_ids=list(ids), finish_reason="length")
+    assert generation.reply_text(tokenizer, stopped) == generation.reply_text(tokenizer, cut) == "<think>a</think><move>4</move>"
+    odd = generation.Job(prompt_ids=[1], max_new_tokens=2, token_ids=[tokenizer.eos_token_id], finish_reason="length")
+    assert generation.reply_text(tokenizer, odd) == chat_template.END  # special tokens are kept unless they close the reply
 
 
 def request(**fields):
@@ -113,7 +113,7 @@ def request(**fields):
 
 
 def test_batched_generation_matches_forward_pass_and_is_batch_independent(tiny_dir):
-    policy = tinylm.TinyModelPolicy.from_pretrained(tiny_dir / "a", batch_window_s=0.0)
+    policy = tiny_policy.TinyModelPolicy.from_pretrained(tiny_dir / "a", batch_window_s=0.0)
     conversations = [teacher_conversation(i)[: 2 + 2 * (i % 3)] for i in range(24)]  # different lengths
 
     async def many():
@@ -123,7 +123,7 @@ def test_batched_generation_matches_forward_pass_and_is_batch_independent(tiny_d
     replies = run_coroutine(many())
     assert max(policy.batch_sizes) > 1, "concurrent requests should share a batch"
     for reply in replies:
-        assert reply.prompt_token_ids == tinylm.encode_chat(policy.tokenizer, conversations[replies.index(reply)])
+        assert reply.prompt_token_ids == chat_template.encode_chat(policy.tokenizer, conversations[replies.index(reply)])
         expected = tinylm.logprobs_of(policy.model, reply.prompt_token_ids, reply.token_ids, temperature=0.8)
         got = [entry["logprob"] for entry in reply.logprobs]
         assert got == pytest.approx(expected, abs=1e-4)
@@ -134,7 +134,7 @@ def test_batched_generation_matches_forward_pass_and_is_batch_independent(tiny_d
 
 
 def test_sampling_settings(tiny_dir):
-    policy = tinylm.TinyModelPolicy.from_pretrained(tiny_dir / "a")
+    policy = tiny_policy.TinyModelPolicy.from_pretrained(tiny_dir / "a")
     conversation = teacher_conversation(3)[:2]
     greedy = [run_coroutine(policy.generate(conversation, None, random.Random(i), request(temperature=0, max_tokens=8)))
               for i in range(3)]
@@ -151,12 +151,12 @@ def test_sampling_settings(tiny_dir):
         assert short.finish_reason == "length"
     # the distribution helper keeps only the top-p nucleus
     logits = torch.tensor([[3.0, 2.0, 1.0, -5.0]])
-    _, probs = tinylm.sampling_distribution(logits, torch.tensor([1.0]), torch.tensor([0.7]), torch.tensor([0]))
+    _, probs = generation.sampling_distribution(logits, torch.tensor([1.0]), torch.tensor([0.7]), torch.tensor([0]))
     assert probs[0, 0] > 0 and probs[0, 1] > 0 and probs[0, 2] == 0 and probs[0, 3] == 0
 
 
 def test_too_long_conversation_is_a_clear_error(tiny_dir):
-    policy = tinylm.TinyModelPolicy.from_pretrained(tiny_dir / "a")
+    policy = tiny_policy.TinyModelPolicy.from_pretrained(tiny_dir / "a")
     huge = [{"role": "user", "content": "0 1 2 3 4 5 6 7 8 " * 200}]
     with pytest.raises(ValueError, match="at most 512"):
         run_coroutine(policy.generate(huge, None, random.Random(0), request()))
@@ -182,7 +182,7 @@ def test_server_returns_token_ids_logprobs_and_reloads_weights(tiny_dir, monkeyp
         status, reply = post(f"{server.base_url}/chat/completions", body)
         assert status == 200, reply
         prompt_ids, choice = reply["prompt_token_ids"], reply["choices"][0]
-        assert prompt_ids == tinylm.encode_chat(tokenizer, messages)
+        assert prompt_ids == chat_template.encode_chat(tokenizer, messages)
         logprobs = [entry["logprob"] for entry in choice["logprobs"]["content"]]
         assert logprobs == pytest.approx(tinylm.logprobs_of(model_a, prompt_ids, choice["token_ids"]), abs=1e-4)
         assert reply["usage"]["completion_tokens"] == len(choice["token_ids"])
@@ -207,9 +207,9 @@ def test_first_requests_arriving_together_all_get_answers(tiny_dir, monkeypatch)
     """Many first requests for a model not loaded yet: one load, and every request is answered alike."""
     from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.setenv("COURSE_MODELS_DIR", str(tiny_dir))
+    monkeypatch.setenv("COURSE_MODELS_DIR", str(tiny_dir / "nowhere"))  # the argument wins over the variable
     body = {"model": "tiny/b", "messages": teacher_conversation(5)[:2], "temperature": 0.0, "max_tokens": 6}
-    with LocalServer() as server:
+    with LocalServer(models_dir=tiny_dir) as server:
         with ThreadPoolExecutor(48) as pool:
             answers = list(pool.map(lambda _: post(f"{server.base_url}/chat/completions", body), range(48)))
     assert [status for status, _ in answers] == [200] * 48, [a for s, a in answers if s != 200][:1]
@@ -220,7 +220,7 @@ def test_tiny_model_plays_through_verifiers_with_tokens(tiny_dir):
     """An untrained model mostly writes garbage: the environment must still finish every game."""
     import verifiers as vf
 
-    policy = tinylm.TinyModelPolicy.from_pretrained(tiny_dir / "a")
+    policy = tiny_policy.TinyModelPolicy.from_pretrained(tiny_dir / "a")
     env = vf.load_environment("tictactoe", num_eval_examples=8)
     results = run_coroutine(env.evaluate(
         client=InProcessClient(policy), model="tiny/a", num_examples=8, rollouts_per_example=1,
@@ -244,7 +244,7 @@ def test_sft_prints_nothing_per_step_into_a_log(tmp_path, capfd):
 
     assert not sys.stderr.isatty() and "ipykernel" not in sys.modules
     conversations = [teacher_conversation(seed) for seed in range(4)]
-    tokenizer = tinylm.build_tokenizer([tinylm.render(tinylm.build_tokenizer(["x"], 300), c) for c in conversations], 300)
+    tokenizer = chat_template.build_tokenizer([chat_template.render(chat_template.build_tokenizer(["x"], 300), c) for c in conversations], 300)
     model = tinylm.new_model(tokenizer, SMALL, seed=0)  # this small vocabulary needs about 300 tokens a turn
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
