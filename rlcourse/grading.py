@@ -3,7 +3,7 @@
 Two entry points:
 
 * :func:`check` — called in a notebook as ``check("5.1")``. It finds the grader(s)
-  ``test_ex5_1_*`` in ``tests/test_l05_*.py``, runs them on the notebook's *live* definitions in a
+  ``test_ex5_1_*`` in ``tests/lessons/test_l05_*.py``, runs them on the notebook's *live* definitions in a
   worker thread with a timeout, prints a verdict and returns True/False.
 * :func:`load_notebook` — executes a notebook's ``setup`` and ``exercise`` cells in a fresh namespace
   (no kernel) and returns that namespace; the ``nb`` fixture of ``tests/conftest.py`` uses it, so one
@@ -36,7 +36,7 @@ from typing import Any, Callable
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS_DIR = ROOT / "tests"
+GRADERS_DIR = ROOT / "tests" / "lessons"  # the lesson graders, tests/lessons/test_lNN_*.py
 GRADING_TAGS = ("setup", "exercise")
 _EXERCISE_RE = re.compile(r"^\s*(\d+)\.(\d+)\s*$")
 _STUB_RE = re.compile(r"Exercise (\d+\.\d+)")
@@ -133,11 +133,11 @@ def parse_exercise(exercise: str) -> tuple[int, int]:
 
 
 def grader_file(lesson: int, tests_dir: str | Path | None = None) -> Path:
-    """``tests/test_lNN_*.py`` of a lesson."""
-    tests_dir = Path(tests_dir) if tests_dir is not None else TESTS_DIR
+    """``tests/lessons/test_lNN_*.py`` of a lesson (``tests_dir``: the folder holding the graders)."""
+    tests_dir = Path(tests_dir) if tests_dir is not None else GRADERS_DIR
     found = sorted(tests_dir.glob(f"test_l{lesson:02d}_*.py"))
     if not found:
-        raise FileNotFoundError(f"no grader file tests/test_l{lesson:02d}_*.py in {tests_dir}")
+        raise FileNotFoundError(f"no grader file test_l{lesson:02d}_*.py in {tests_dir}")
     if len(found) > 1:
         raise RuntimeError(f"more than one grader file for lesson {lesson}: {[p.name for p in found]}")
     return found[0]
@@ -148,14 +148,15 @@ def import_fresh(path: Path) -> types.ModuleType:
     name = f"_graders_{path.stem}_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    added = str(path.parent) not in sys.path
-    if added:  # graders may import helpers from their folder (conftest.py), as under pytest
-        sys.path.insert(0, str(path.parent))
+    # graders import helpers from their folder and from the tests folder above it (tests/helpers.py),
+    # as under pytest, where tests/conftest.py puts tests/ on sys.path
+    added = [str(folder) for folder in (path.parent, path.parent.parent) if str(folder) not in sys.path]
+    sys.path[:0] = added
     try:
         spec.loader.exec_module(module)
     finally:
-        if added:
-            sys.path.remove(str(path.parent))
+        for folder in added:
+            sys.path.remove(folder)
     return module
 
 
@@ -297,8 +298,8 @@ def check(exercise: str, timeout: float = 60, namespace: dict[str, Any] | None =
           tests_dir: str | Path | None = None, verbose: bool = True) -> bool:
     """Grade exercise ``"N.K"`` on the calling notebook's definitions; print a verdict, return True/False.
 
-    ``namespace`` defaults to the caller's globals (the notebook's). ``tests_dir`` defaults to the
-    repository's ``tests/``. Each grader runs in a worker thread for at most ``timeout`` seconds.
+    ``namespace`` defaults to the caller's globals (the notebook's). ``tests_dir`` (the folder of the
+    graders) defaults to the repository's ``tests/lessons/``. Each grader runs in a worker thread for at most ``timeout`` seconds.
     """
     lesson, number = parse_exercise(exercise)
     label = f"Exercise {lesson}.{number}"

@@ -60,8 +60,8 @@ def test_teacher_games_do_not_depend_on_how_many_run_at_once():
     same whatever the concurrency (a shared source made it depend on the order requests arrived in)."""
     import verifiers as vf
 
-    from rlcourse.evaluation import evaluate
     from rlcourse.clients import InProcessClient
+    from rlcourse.evaluation import evaluate
 
     teacher = "scripted/ttt-heuristic"
     games = {}

@@ -6,7 +6,7 @@ import threading
 import pytest
 import verifiers as vf
 
-from conftest import replies, run_rollouts
+from helpers import replies, run_rollouts
 from double_check import answer_is_correct, make_problems
 from reverse_text import lcs_length, lcs_ratio, load_texts
 from rlcourse.policies import Reply

@@ -3,7 +3,7 @@
 import verifiers as vf
 import pytest
 
-from conftest import replies, run_rollouts
+from helpers import replies, run_rollouts
 from tictactoe import EMPTY_BOARD, load_environment, follows_format, legal_moves, message_text, winner
 
 

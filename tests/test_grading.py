@@ -50,7 +50,7 @@ def exercise_tags(path: Path) -> list[str]:
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
 def test_every_exercise_has_a_grader_and_a_check_cell_and_every_grader_an_exercise(solution):
     lesson = int(solution.stem[:2])
-    tests = ROOT / "tests" / f"test_l{solution.stem}.py"
+    tests = ROOT / "tests" / "lessons" / f"test_l{solution.stem}.py"
     exercises = exercise_tags(solution)
     assert len(exercises) == len(set(exercises)), f"{solution.name}: an exN_K tag is used twice: {exercises}"
     assert all(e.split(".")[0] == str(lesson) for e in exercises), f"{solution.name}: exercise numbers {exercises}"

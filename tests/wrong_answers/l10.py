@@ -2,7 +2,7 @@
 
 On forks: the standard definition (a move that does not win at once and leaves two or more DISTINCT
 winning cells) and the lesson's own (two or more threat LINES) differ on some cells; the 10.3 grader
-checks only the cells where they agree (see tests/test_l10_towards_mastery.py), so both are RIGHT here.
+checks only the cells where they agree (see tests/lessons/test_l10_towards_mastery.py), so both are RIGHT here.
 """
 
 WRONG = [

@@ -1,11 +1,13 @@
-"""Helpers for lesson graders that build verifiers environments and run rollouts in process.
+"""The tests' shared helpers: build verifiers environments and run rollouts in process, for the
+environment tests (tests/test_env_*.py) and the lesson graders (tests/lessons/test_lNN_*.py).
 
 ``check()`` runs a grader in a worker thread, and verifiers 0.2.1 installs SIGINT/SIGTERM handlers
 whenever an ``Environment`` is built, which Python allows only in the main thread ("signal only works
 in main thread"). :func:`build` builds an environment from any thread: off the main thread those two
 handler installations are skipped (they only matter for a process that gets interrupted, and the
 notebook's kernel keeps its own). :func:`rollouts` evaluates an environment with a scripted policy
-through :class:`~rlcourse.clients.InProcessClient` (no server, no HTTP), also from any thread.
+through :class:`~rlcourse.clients.InProcessClient` (no server, no HTTP), also from any thread;
+:func:`run_rollouts` is the same with the environment tests' defaults. :func:`replies` scripts a policy.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Callable
 from rlcourse.clients import InProcessClient, run_coroutine
 from rlcourse.grading import environments_buildable
 from rlcourse.policies import Policy, Reply, ScriptedPolicy
+
 
 def build(factory: Callable[..., Any], *args, **kwargs) -> Any:
     """``factory(*args, **kwargs)`` (a class or function that builds an Environment), from any thread."""
@@ -27,7 +30,7 @@ def _quiet(*args, **kwargs) -> None:
 
 
 def rollouts(env, policy, num_examples: int = -1, rollouts_per_example: int = 1, state_columns=(),
-             seed: int = 0) -> list[dict[str, Any]]:
+             seed: int = 0, sampling_args: dict | None = None, max_concurrent: int = 16) -> list[dict[str, Any]]:
     """Evaluate ``env`` in process with ``policy`` (a model id like "scripted/tool-caller", a Policy,
     or a function ``(messages, tools, rng) -> Reply``); return verifiers' outputs (messages stay
     verifiers objects, as reward functions see them)."""
@@ -35,10 +38,17 @@ def rollouts(env, policy, num_examples: int = -1, rollouts_per_example: int = 1,
         policy = ScriptedPolicy(policy, "grader policy")
     client = InProcessClient(policy, seed=seed)
     results = run_coroutine(env.evaluate(
-        client=client, model="grader", sampling_args={}, num_examples=num_examples,
-        rollouts_per_example=rollouts_per_example, max_concurrent=16, state_columns=list(state_columns),
+        client=client, model="grader", sampling_args=sampling_args or {}, num_examples=num_examples,
+        rollouts_per_example=rollouts_per_example, max_concurrent=max_concurrent, state_columns=list(state_columns),
         on_start=_quiet, on_progress=_quiet, on_log=_quiet))
     return results["outputs"]
+
+
+def run_rollouts(env, policy, num_examples: int = 10, rollouts_per_example: int = 1,
+                 state_columns=("board", "outcome", "invalid_moves"), seed: int = 0, sampling_args=None):
+    """:func:`rollouts` with the environment tests' defaults (10 examples, the Tic-Tac-Toe state, 32 at once)."""
+    return rollouts(env, policy, num_examples, rollouts_per_example, state_columns, seed, sampling_args,
+                    max_concurrent=32)
 
 
 def replies(*texts: str):

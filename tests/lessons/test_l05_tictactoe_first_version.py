@@ -11,7 +11,7 @@ import random
 import verifiers as vf
 
 import tictactoe
-from grader_helpers import build, replies, rollouts
+from helpers import build, replies, rollouts
 from rlcourse.clients import run_coroutine
 from rlcourse.scripted import GARBAGE_TEXTS, fuzz_text
 from tictactoe import EMPTY_BOARD, legal_moves, message_text, other, parse_board, play, render_board

@@ -5,7 +5,7 @@ import verifiers as vf
 from datasets import Dataset
 
 import double_check
-from grader_helpers import build, call, replies, rollouts
+from helpers import build, call, replies, rollouts
 
 PROBLEMS = double_check.make_problems(3, seed=0, split="eval")
 

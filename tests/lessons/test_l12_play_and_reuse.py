@@ -15,7 +15,7 @@ import pytest
 
 from tictactoe import EMPTY_BOARD, legal_moves, other, play, render_board, winner
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def live_positions() -> list[str]:

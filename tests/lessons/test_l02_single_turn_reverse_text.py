@@ -6,7 +6,7 @@ import pytest
 import verifiers as vf
 
 import reverse_text
-from grader_helpers import build, call, replies, rollouts
+from helpers import build, call, replies, rollouts
 from rlcourse.policies import Reply
 
 

@@ -11,7 +11,7 @@ import functools
 import random
 
 import tictactoe
-from grader_helpers import build, replies
+from helpers import build, replies
 from rlcourse import chat_template, data
 from rlcourse.clients import InProcessClient
 from rlcourse.evaluation import evaluate

@@ -7,7 +7,7 @@ import verifiers as vf
 from datasets import Dataset
 from verifiers.utils.tool_utils import convert_func_to_tool_def
 
-from grader_helpers import build, call, replies, rollouts
+from helpers import build, call, replies, rollouts
 from rlcourse.policies import Reply
 from wiki_search import DATA_DIR, answer_correct, load_rows
 

@@ -12,7 +12,7 @@ import random
 import pytest
 
 import tictactoe
-from grader_helpers import build, replies
+from helpers import build, replies
 from rlcourse.clients import InProcessClient
 from rlcourse.evaluation import evaluate, wilson_interval
 from rlcourse.policies import Reply, ScriptedPolicy
