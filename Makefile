@@ -17,8 +17,9 @@ $(STAMP): requirements.txt pyproject.toml $(wildcard envs/*/pyproject.toml)
 
 setup: $(STAMP) ## install everything into .venv
 
-demo: setup ## the whole story offline: teacher data -> SFT -> RL -> evaluation -> audit (outputs/pipeline)
-	$(PY) -m rlcourse.pipeline
+STORY ?= strong
+demo: setup ## the whole story offline: teacher data -> SFT -> RL -> evaluation -> audit (outputs/pipeline); STORY=talk for the talk's arc
+	$(PY) -m rlcourse.pipeline --story $(STORY)
 
 tour: setup ## evaluate the scripted stand-in policies on every environment (one minute)
 	$(PY) -m rlcourse.tour

@@ -34,6 +34,7 @@ from rlcourse.server import LocalServer
 
 SAMPLED_SEED = 7  # the held-out games of the sampled-reward comparison (RL trains on its own seed's train split)
 TEACHER = "scripted/ttt-heuristic"  # default; COURSE_TEACHER=gpt-5-mini (with COURSE_BACKEND=openai) uses an API model
+CARELESS_TEACHER = "scripted/ttt-careless"  # the talk-strength teacher of ``PipelineSettings.talk()``
 DEFAULT_OUT = "outputs/pipeline"  # quick mode writes beside it, to outputs/pipeline-quick, and never replaces it
 OPPONENTS = {"random": 1.0, "optimal": 0.0}
 # SFT and RL run alone in this process, so they use the cores: 2 threads trained 1.5x faster than 1 on
@@ -87,8 +88,36 @@ class PipelineSettings:
         )
 
 
-def default_out_dir() -> str:
-    """``outputs/pipeline``, or ``outputs/pipeline-quick`` in quick mode (a quick run never replaces full models)."""
+    @classmethod
+    def talk(cls) -> "PipelineSettings":
+        """The talk's arc: a teacher as strong as the talk's, a small SFT set, then RL in two stages.
+
+        The teacher is ``scripted/ttt-careless`` (about 89% wins against the random opponent and 77%
+        draws against the optimal one, like the talk's gpt-5-mini) or ``COURSE_TEACHER``. 200 of its
+        games and a short SFT give a student that follows the format and plays passably, with invalid
+        moves left (measured: 65% draws against the optimal opponent), so RL has the work to do:
+        stage 1 against opponents of every strength, stage 2 against stronger ones. Measured in
+        docs/results.md ("The talk's arc").
+        """
+        stage = dict(steps=20, batch_size=256, rollouts_per_example=8, temperature=1.0, learning_rate=1e-4,
+                     max_tokens=48, max_turns=6, micro_batch_size=64, checkpoint_every=5)
+        return cls(
+            data_games=200,
+            teacher=os.environ.get("COURSE_TEACHER", CARELESS_TEACHER),
+            sft=sft.SFTSettings(max_steps=600, batch_size=32, learning_rate=3e-3, warmup_steps=10, logging_steps=10),
+            rl_stages=[rl.RLSettings(min_random_move_prob=0.0, max_random_move_prob=1.0, seed=1, **stage),
+                       rl.RLSettings(min_random_move_prob=0.0, max_random_move_prob=0.5, seed=2, **stage)],
+        )
+
+
+STORIES = {"strong": PipelineSettings, "talk": PipelineSettings.talk}
+
+
+def default_out_dir(story: str = "strong") -> str:
+    """``outputs/pipeline``, ``outputs/pipeline-quick`` in quick mode (a quick run never replaces full models), or
+    ``outputs/pipeline-talk`` for the talk's arc."""
+    if story == "talk":  # no quick version: quick mode's settings are the strong story's
+        return DEFAULT_OUT + "-talk"
     return DEFAULT_OUT + ("-quick" if quick_mode() else "")
 
 
@@ -221,6 +250,9 @@ class Pipeline:
                 row["stage"] = i
             logs += stage_log
             current = stage_out
+            if i < len(s.rl_stages):  # the earlier stages' models are evaluated too, like the talk's RL 1
+                model, tokenizer = tinylm.load(stage_out)
+                tinylm.save(model, tokenizer, self.models / f"ttt-rl{i}")
         model, tokenizer = tinylm.load(current)
         tinylm.save(model, tokenizer, final)
         self._mark(final, phase)
@@ -240,10 +272,12 @@ class Pipeline:
                 for model in models:
                     # the course's own players on the local server; an API teacher where COURSE_BACKEND says
                     backend = local if model.startswith(("tiny/", "scripted/")) else backend_from_env()
-                    sampling = {"temperature": 0.0, "max_tokens": s.eval_max_tokens, "seed": 2026}
+                    # greedy tiny models; a scripted or API teacher samples, and with a random stream per
+                    # game (game_seed) its row estimates its real strength, not one fixed draw of its choices
+                    sampling = {"temperature": 0.0, "max_tokens": s.eval_max_tokens}
                     # every game at once: the server batches them (a bigger batch generates faster)
                     rows = evaluate(env, model, backend, num_examples=s.eval_games, sampling_args=sampling,
-                                    max_concurrent=256, state_columns=["outcome"])
+                                    max_concurrent=256, state_columns=["outcome"], game_seed=2026)
                     summaries[f"{model} vs {opponent}"] = tictactoe_summary(rows)
         self._timed("evaluation", start)
         return summaries
@@ -298,10 +332,11 @@ class Pipeline:
         sampled = self.compare_sampled()
         self.log("5. Evaluation on the same seeded games (greedy decoding), through the local server ...")
         teacher = self.settings.teacher
-        summaries = self.evaluate_all(["tiny/ttt-base", "tiny/ttt-sft", "tiny/ttt-rl", teacher])
+        tiny = ["ttt-sft", *[f"ttt-rl{i}" for i in range(1, len(self.settings.rl_stages))], "ttt-rl"]
+        summaries = self.evaluate_all(["tiny/ttt-base", *[f"tiny/{name}" for name in tiny], teacher])
         table = format_table(summaries)
         self.log(f"6. Exhaustive audit of the greedy policies (every opponent reply, both starts) ...")
-        audits = self.audit_all(["ttt-sft", "ttt-rl"])
+        audits = self.audit_all(tiny)
         if teacher.startswith("scripted/"):
             audits[teacher] = audit.audit(audit.scripted_move_fn(teacher))
         else:  # some 2,000 requests to a paid API: left out
@@ -340,11 +375,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help=f"output folder (default {DEFAULT_OUT}, or {DEFAULT_OUT}-quick "
                         "with COURSE_QUICK=1)")
     parser.add_argument("--fresh", action="store_true", help="delete the output folder first")
+    parser.add_argument("--story", choices=sorted(STORIES), default="strong",
+                        help="strong: the heuristic teacher's 8,000 games and a long SFT (the default); talk: the "
+                        "talk's arc, a weaker teacher, 200 games and two RL stages (outputs/pipeline-talk)")
     args = parser.parse_args(argv)
-    out = Path(args.out or default_out_dir())
+    out = Path(args.out or default_out_dir(args.story))
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    Pipeline(out).run()
+    quick = quick_mode() and args.story == "strong"
+    Pipeline(out, PipelineSettings.quick() if quick else STORIES[args.story]()).run()
 
 
 if __name__ == "__main__":

@@ -96,3 +96,23 @@ def test_quick_mode_never_writes_into_the_full_runs_folder(monkeypatch):
     assert Pipeline().out.as_posix() == default_out_dir() == "outputs/pipeline-quick"
     monkeypatch.setenv("COURSE_QUICK", "0")
     assert Pipeline().out.as_posix() == "outputs/pipeline"
+
+
+def test_the_story_option_picks_settings_and_a_folder_of_its_own(monkeypatch):
+    from rlcourse import pipeline
+
+    started: list[Pipeline] = []
+    monkeypatch.setattr(Pipeline, "run", lambda self: started.append(self))
+    for quick in ("0", "1"):
+        monkeypatch.setenv("COURSE_QUICK", quick)
+        pipeline.main(["--story", "talk"])
+        talk = started[-1]
+        assert talk.out.as_posix() == "outputs/pipeline-talk"  # never a strong story's models
+        assert talk.settings.teacher == pipeline.CARELESS_TEACHER and talk.settings.data_games == 200
+        assert len(talk.settings.rl_stages) == 2
+        assert talk.settings.rl_stages[1].max_random_move_prob < talk.settings.rl_stages[0].max_random_move_prob
+    monkeypatch.setenv("COURSE_QUICK", "0")
+    pipeline.main([])
+    assert started[-1].out.as_posix() == "outputs/pipeline" and started[-1].settings == PipelineSettings()
+    with pytest.raises(SystemExit):
+        pipeline.main(["--story", "weak"])
