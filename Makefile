@@ -43,6 +43,7 @@ serve: setup ## run the local OpenAI-compatible server on 127.0.0.1:8000
 bench: setup ## measure games/s, environment time share, server requests/s, batched vs one-at-a-time generation
 	$(PY) benchmarks/bench_tictactoe.py
 	$(PY) benchmarks/bench_generation.py
+	$(PY) benchmarks/bench_rl_sequences.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache
