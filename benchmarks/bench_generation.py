@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from rlcourse import chat_template, tiny_policy, tinylm  # noqa: E402
 from rlcourse.server import ChatRequest  # noqa: E402
-from test_tinylm import teacher_conversation  # noqa: E402
+from helpers import teacher_conversation  # noqa: E402
 
 
 def conversations(n: int) -> list[list[dict]]:

@@ -321,7 +321,6 @@ def check(exercise: str, timeout: float = 60, namespace: dict[str, Any] | None =
     started = time.monotonic()
     for name, fn in graders:
         for case_id, kwargs in _parametrizations(fn):
-            case = f"{name}[{case_id}]" if case_id else name
             status, exc, stopped = _run_in_thread(lambda: _call_with_fixtures(fn, nb, kwargs), timeout)
             if status == "ok":
                 continue

@@ -335,7 +335,7 @@ class Pipeline:
         tiny = ["ttt-sft", *[f"ttt-rl{i}" for i in range(1, len(self.settings.rl_stages))], "ttt-rl"]
         summaries = self.evaluate_all(["tiny/ttt-base", *[f"tiny/{name}" for name in tiny], teacher])
         table = format_table(summaries)
-        self.log(f"6. Exhaustive audit of the greedy policies (every opponent reply, both starts) ...")
+        self.log("6. Exhaustive audit of the greedy policies (every opponent reply, both starts) ...")
         audits = self.audit_all(tiny)
         if teacher.startswith("scripted/"):
             audits[teacher] = audit.audit(audit.scripted_move_fn(teacher))

@@ -8,7 +8,6 @@ short evaluation of each other environment. ``COURSE_QUICK=1`` plays fewer games
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 

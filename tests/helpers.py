@@ -8,11 +8,16 @@ handler installations are skipped (they only matter for a process that gets inte
 notebook's kernel keeps its own). :func:`rollouts` evaluates an environment with a scripted policy
 through :class:`~rlcourse.clients.InProcessClient` (no server, no HTTP), also from any thread;
 :func:`run_rollouts` is the same with the environment tests' defaults. :func:`replies` scripts a policy.
+:func:`reachable_positions` walks every legal Tic-Tac-Toe position; :func:`teacher_conversation` is a
+plausible game for the tiny-model tests.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any, Callable
+
+import tictactoe as ttt
 
 from rlcourse.clients import InProcessClient, run_coroutine
 from rlcourse.grading import environments_buildable
@@ -71,3 +76,38 @@ def call(fn: Callable[..., Any], *args, **kwargs) -> Any:
 
 async def _await(awaitable):
     return await awaitable
+
+
+def reachable_positions(firsts: str = "XO") -> set[tuple[str, str]]:
+    """Every (board, player to move) reachable in legal play from the empty board, for games started
+    by each player in ``firsts`` (terminal positions included)."""
+    seen: set[tuple[str, str]] = set()
+    for first in firsts:
+        stack = [(ttt.EMPTY_BOARD, first)]
+        while stack:
+            board, player = stack.pop()
+            if (board, player) in seen:
+                continue
+            seen.add((board, player))
+            if ttt.winner(board) is None and "." in board:
+                stack.extend((ttt.play(board, m, player), ttt.other(player)) for m in ttt.legal_moves(board))
+    return seen
+
+
+def teacher_conversation(seed: int) -> list[dict]:
+    """A plausible full game conversation, built from the environment's own messages."""
+    rng = random.Random(seed)
+    board = ttt.EMPTY_BOARD
+    messages = [{"role": "system", "content": ttt.FULL_SYSTEM_PROMPT},
+                {"role": "user", "content": ttt.opening_message(board, None)}]
+    while True:
+        cell = rng.choice(ttt.legal_moves(board))
+        messages.append({"role": "assistant", "content": f"<think>I try {cell}.</think>\n<move>{cell}</move>"})
+        board = ttt.play(board, cell, "X")
+        if ttt.is_over(board):
+            return messages
+        reply = rng.choice(ttt.legal_moves(board))
+        board = ttt.play(board, reply, "O")
+        if ttt.is_over(board):
+            return messages
+        messages.append({"role": "user", "content": ttt.turn_message(board, cell, reply)})

@@ -6,7 +6,7 @@ import pytest
 from datasets import load_from_disk
 
 from rlcourse import chat_template, data
-from test_tinylm import teacher_conversation
+from helpers import teacher_conversation
 
 GOOD = "<think>Free: 4 5. I block.</think>\n<move>4</move>"
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from rlcourse import chat_template, rl, tinylm
-from test_tinylm import SMALL, teacher_conversation
+from helpers import teacher_conversation
+from test_tinylm import SMALL
 
 
 def test_group_advantages_by_hand():

@@ -7,21 +7,7 @@ import pytest
 from tictactoe import (EMPTY_BOARD, best_moves, follows_format, legal_moves, minimax_value, opponent_move,
                        other, parse_board, parse_move, play, render_board, turn_rng, winner)
 
-
-def reachable_positions(firsts="XO"):
-    """Every position reachable in legal play from the empty board, with the player to move,
-    for games started by each player in ``firsts`` (terminal positions included)."""
-    seen = set()
-    for first in firsts:
-        stack = [(EMPTY_BOARD, first)]
-        while stack:
-            board, player = stack.pop()
-            if (board, player) in seen:
-                continue
-            seen.add((board, player))
-            if winner(board) is None and "." in board:
-                stack.extend((play(board, m, player), other(player)) for m in legal_moves(board))
-    return seen
+from helpers import reachable_positions
 
 
 POSITIONS = reachable_positions()

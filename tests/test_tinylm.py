@@ -9,31 +9,13 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-import tictactoe as ttt
 from rlcourse import chat_template, data, generation, tiny_policy, tinylm
 from rlcourse.clients import InProcessClient, run_coroutine
 from rlcourse.server import ChatRequest, LocalServer
 
+from helpers import teacher_conversation
+
 SMALL = tinylm.ModelSize(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_positions=512)
-
-
-def teacher_conversation(seed: int) -> list[dict]:
-    """A plausible full game conversation, built from the environment's own messages."""
-    rng = random.Random(seed)
-    board = ttt.EMPTY_BOARD
-    messages = [{"role": "system", "content": ttt.FULL_SYSTEM_PROMPT},
-                {"role": "user", "content": ttt.opening_message(board, None)}]
-    while True:
-        cell = rng.choice(ttt.legal_moves(board))
-        messages.append({"role": "assistant", "content": f"<think>I try {cell}.</think>\n<move>{cell}</move>"})
-        board = ttt.play(board, cell, "X")
-        if ttt.is_over(board):
-            return messages
-        reply = rng.choice(ttt.legal_moves(board))
-        board = ttt.play(board, reply, "O")
-        if ttt.is_over(board):
-            return messages
-        messages.append({"role": "user", "content": ttt.turn_message(board, cell, reply)})
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ import random
 import verifiers as vf
 
 import tictactoe
-from helpers import build, replies, rollouts
+from helpers import build, reachable_positions, replies, rollouts
 from rlcourse.clients import run_coroutine
 from rlcourse.scripted import GARBAGE_TEXTS, fuzz_text
-from tictactoe import EMPTY_BOARD, legal_moves, message_text, other, parse_board, play, render_board
+from tictactoe import EMPTY_BOARD, message_text, parse_board, render_board
 
 
 # ---------------------------------------------------------------------------------------------
@@ -22,22 +22,7 @@ from tictactoe import EMPTY_BOARD, legal_moves, message_text, other, parse_board
 # ---------------------------------------------------------------------------------------------
 
 
-def reachable_boards() -> set[str]:
-    """Every board reachable in legal play, whoever starts (terminal boards included)."""
-    seen: set[tuple[str, str]] = set()
-    for first in "XO":
-        stack = [(EMPTY_BOARD, first)]
-        while stack:
-            board, player = stack.pop()
-            if (board, player) in seen:
-                continue
-            seen.add((board, player))
-            if tictactoe.winner(board) is None and "." in board:
-                stack.extend((play(board, m, player), other(player)) for m in legal_moves(board))
-    return {board for board, _ in seen}
-
-
-REACHABLE = sorted(reachable_boards())
+REACHABLE = sorted({board for board, _ in reachable_positions()})
 
 
 def shown(board: str) -> str:

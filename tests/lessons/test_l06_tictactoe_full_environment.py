@@ -25,20 +25,7 @@ from collections import Counter
 import tictactoe
 from tictactoe import EMPTY_BOARD, legal_moves, other, play, render_board
 
-
-def reachable_positions() -> set[tuple[str, str]]:
-    """Every (board, player to move) reachable in legal play, whoever starts (terminal boards included)."""
-    seen: set[tuple[str, str]] = set()
-    for first in "XO":
-        stack = [(EMPTY_BOARD, first)]
-        while stack:
-            board, player = stack.pop()
-            if (board, player) in seen:
-                continue
-            seen.add((board, player))
-            if tictactoe.winner(board) is None and "." in board:
-                stack.extend((play(board, m, player), other(player)) for m in legal_moves(board))
-    return seen
+from helpers import reachable_positions
 
 
 POSITIONS = sorted(reachable_positions())
