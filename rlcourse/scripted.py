@@ -129,20 +129,21 @@ def careless_move(board: str, rng: random.Random, mark: str = "X") -> tuple[int,
     return teacher_move(board, rng, mark)
 
 
-def ttt_careless(messages, tools, rng: random.Random) -> Reply:
+def teacher_reply(messages: list[dict], rng: random.Random, move=teacher_move) -> Reply:
+    """The reply of a teacher whose ``move(board, rng)`` gives a cell and a reason."""
     board = current_board(messages)
     if board is None or not legal_moves(board) or winner(board):
         return NO_BOARD
-    cell, thought = careless_move(board, rng)
+    cell, thought = move(board, rng)
     return ttt_reply(messages, thought, cell)
+
+
+def ttt_careless(messages, tools, rng: random.Random) -> Reply:
+    return teacher_reply(messages, rng, careless_move)
 
 
 def ttt_heuristic(messages, tools, rng: random.Random) -> Reply:
-    board = current_board(messages)
-    if board is None or not legal_moves(board) or winner(board):
-        return NO_BOARD
-    cell, thought = teacher_move(board, rng)
-    return ttt_reply(messages, thought, cell)
+    return teacher_reply(messages, rng, teacher_move)
 
 
 # --------------------------------------------------------------------------------------------

@@ -111,3 +111,12 @@ def teacher_conversation(seed: int) -> list[dict]:
         if ttt.is_over(board):
             return messages
         messages.append({"role": "user", "content": ttt.turn_message(board, cell, reply)})
+
+
+def as_number(got, name: str, expected: str = "one number") -> float:
+    """A learner's return value as a float, or an AssertionError that says what ``name`` returned."""
+    assert got is not None, f"{name} should return a number (it returned None)"
+    try:
+        return float(got)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{name} should return {expected}, got {got!r}") from None

@@ -13,6 +13,7 @@ import torch
 
 import tictactoe as ttt
 from rlcourse import audit
+from helpers import as_number
 from rlcourse.scripted import teacher_move
 
 # ---------------------------------------------------------------------------------------------
@@ -26,12 +27,7 @@ def reference_entropy(logits, temperature: float) -> float:
 
 
 def entropy_of(nb, logits, temperature) -> float:
-    got = nb.entropy_at_temperature(logits, temperature)
-    assert got is not None, "entropy_at_temperature should return a number (it returned None)"
-    try:
-        return float(got)
-    except (TypeError, ValueError):
-        raise AssertionError(f"entropy_at_temperature should return one number, got {got!r}") from None
+    return as_number(nb.entropy_at_temperature(logits, temperature), "entropy_at_temperature")
 
 
 def test_ex10_1_known_values(nb):

@@ -14,6 +14,7 @@ import statistics
 import pytest
 
 import tictactoe as ttt
+from helpers import as_number
 from rlcourse import postmortem as pm
 
 # ---------------------------------------------------------------------------------------------
@@ -27,12 +28,7 @@ def reference_unseen_share(positions, games) -> float:
 
 
 def share_of(nb, positions, games) -> float:
-    got = nb.unseen_share(positions, games)
-    assert got is not None, "unseen_share should return a number (it returned None)"
-    try:
-        return float(got)
-    except (TypeError, ValueError):
-        raise AssertionError(f"unseen_share should return one number between 0 and 1, got {got!r}") from None
+    return as_number(nb.unseen_share(positions, games), "unseen_share", "one number between 0 and 1")
 
 
 @functools.lru_cache(maxsize=None)
