@@ -87,7 +87,6 @@ class PipelineSettings:
             eval_max_tokens=40,
         )
 
-
     @classmethod
     def talk(cls) -> "PipelineSettings":
         """The talk's arc: a teacher as strong as the talk's, a small SFT set, then RL in two stages.
