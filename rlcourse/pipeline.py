@@ -3,13 +3,14 @@
 1. Teacher games through the environment -> filtered SFT data (JSONL + datasets) -> tokenizer.
 2. An untrained tiny model, ``tiny/ttt-base``.
 3. SFT warm-up with TRL -> ``tiny/ttt-sft``.
-4. RL (GRPO + CISPO), one or more stages -> ``tiny/ttt-rl``.
+4. RL (GRPO + CISPO), one or more stages -> ``tiny/ttt-rl`` (earlier stages also as ``tiny/ttt-rl1``, ...).
 5. Evaluation of base, SFT, RL and the teacher on the same seeded games, through the local server.
 6. The exhaustive audit of the greedy policies.
 
 Everything lands in one folder (``outputs/pipeline`` by default, ``outputs/pipeline-quick`` in quick
 mode): data, models, run logs and checkpoints, plots, ``results.json`` and ``results.md``.
-``COURSE_QUICK=1`` runs a small version in a few minutes (what the tests use). A phase whose output
+``COURSE_QUICK=1`` runs a small version in a few minutes (what the tests use). ``--story talk`` runs the
+talk's arc instead (:meth:`PipelineSettings.talk`, into ``outputs/pipeline-talk``). A phase whose output
 exists with the same settings is reused, and an RL stage that was interrupted resumes from its last
 checkpoint, so re-running after a crash continues where it stopped; ``--fresh`` starts over.
 """
@@ -371,8 +372,8 @@ class Pipeline:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Teacher data -> SFT -> RL -> evaluation -> audit, on the CPU.")
-    parser.add_argument("--out", default=None, help=f"output folder (default {DEFAULT_OUT}, or {DEFAULT_OUT}-quick "
-                        "with COURSE_QUICK=1)")
+    parser.add_argument("--out", default=None, help=f"output folder (default {DEFAULT_OUT}, {DEFAULT_OUT}-quick "
+                        f"with COURSE_QUICK=1, {DEFAULT_OUT}-talk with --story talk)")
     parser.add_argument("--fresh", action="store_true", help="delete the output folder first")
     parser.add_argument("--story", choices=sorted(STORIES), default="strong",
                         help="strong: the heuristic teacher's 8,000 games and a long SFT (the default); talk: the "
