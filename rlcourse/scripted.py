@@ -89,13 +89,18 @@ def winning_cells(board: str, mark: str) -> list[int]:
     return [m for m in legal_moves(board) if winner(play(board, m, mark)) == mark]
 
 
+def free_cells(board: str) -> str:
+    """How the teachers' reasons start: "Free: 0 2 5." (the free cells, read off the board)."""
+    return "Free: " + " ".join(str(c) for c in legal_moves(board)) + "."
+
+
 def teacher_move(board: str, rng: random.Random, mark: str = "X") -> tuple[int, str]:
     """The heuristic teacher's move and a short reason. One-ply lookahead only: no fork defence.
 
     The reason starts by listing the free cells: a tiny model that imitates it reads the board before
     it picks a move, which makes its moves valid far more often (a chain of thought fitted to the task).
     """
-    free = "Free: " + " ".join(str(c) for c in legal_moves(board)) + "."
+    free = free_cells(board)
     wins = winning_cells(board, mark)
     if wins:
         return wins[0], f"{free} I can complete a line at {wins[0]}."
@@ -125,7 +130,7 @@ def careless_move(board: str, rng: random.Random, mark: str = "X") -> tuple[int,
     """
     if not winning_cells(board, mark) and rng.random() < SLIP_PROB:
         cell = rng.choice(legal_moves(board))
-        return cell, "Free: " + " ".join(str(c) for c in legal_moves(board)) + f". I take {cell}."
+        return cell, f"{free_cells(board)} I take {cell}."
     return teacher_move(board, rng, mark)
 
 
