@@ -1,10 +1,12 @@
-"""What the system prompt costs RL's training step: one micro-batch with and without it, side by side.
+"""What a system prompt would cost RL's training step: one micro-batch with and without it, side by side.
 
-The tiny models' chat template shows the system prompt and the current position in every turn, and
-each turn is one training sequence. This script renders real teacher turns (from the environment's own
-messages and the scripted teacher's replies) twice, as the template does now and with the system
-message left out, fits one tokenizer to both, and times the forward and backward pass of RL's loss on
-micro-batches of 64 sequences of each kind, interleaved. Prints tokens per sequence and the ratio.
+The tiny models' chat template shows only the current position (the last user message and the reply),
+and no system prompt; each turn is one training sequence. This script measures why: it renders real
+teacher turns (from the environment's own messages and the scripted teacher's replies) twice, once with
+the environment's system prompt at the start of the turn (as a template that shows it would render
+every turn) and once as the template does, fits one tokenizer to both, and times the forward and
+backward pass of RL's loss on micro-batches of 64 sequences of each kind, interleaved. Prints tokens
+per sequence and the ratio.
 
     python benchmarks/bench_rl_sequences.py [--batch 64] [--repeats 9]
 """
@@ -24,8 +26,9 @@ from rlcourse.rl import Sample, cispo_loss, token_logprobs
 from rlcourse.scripted import teacher_move
 
 
-def turns(n: int, seed: int = 0) -> list[list[dict]]:
-    """``n`` (system, user, assistant) turns from random positions with the teacher's replies."""
+def turns(n: int, seed: int = 0, system_prompt: bool = False) -> list[list[dict]]:
+    """``n`` (user, assistant) turns from random positions with the teacher's replies; with
+    ``system_prompt``, the user message starts with the environment's system prompt."""
     rng, out = random.Random(seed), []
     while len(out) < n:
         board = ttt.EMPTY_BOARD
@@ -35,8 +38,8 @@ def turns(n: int, seed: int = 0) -> list[list[dict]]:
         if ttt.is_over(board):
             continue
         cell, thought = teacher_move(board, rng)
-        out.append([{"role": "system", "content": ttt.FULL_SYSTEM_PROMPT},
-                    {"role": "user", "content": ttt.board_message(board, "Your move.")},
+        prompt = ttt.board_message(board, "Your move.")
+        out.append([{"role": "user", "content": f"{ttt.FULL_SYSTEM_PROMPT}\n\n{prompt}" if system_prompt else prompt},
                     {"role": "assistant", "content": f"<think>{thought}</think>\n<move>{cell}</move>"}])
     return out
 
@@ -56,8 +59,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
-    with_system = turns(args.batch)
-    without = [messages[1:] for messages in with_system]
+    with_system, without = turns(args.batch, system_prompt=True), turns(args.batch)
     bootstrap = chat_template.build_tokenizer(["bootstrap"], vocab_size=300)
     texts = [chat_template.render(bootstrap, m) for m in with_system + without]
     tokenizer = chat_template.build_tokenizer(texts, vocab_size=1024)

@@ -43,7 +43,7 @@ def conversation(row: dict[str, Any]) -> list[dict[str, str]]:
 def turn_examples(conversation: list[dict[str, str]]) -> list[list[dict[str, str]]]:
     """One training example per assistant turn: the conversation up to and including that turn.
 
-    The tiny models' chat template shows only the current position (system prompt + last user message),
+    The tiny models' chat template shows only the current position (the last user message on, no system prompt),
     so a whole game rendered at once would show its last turn only; cut into turns, every reply is
     learned in exactly the context the model sees when it plays.
     """

@@ -99,14 +99,14 @@ class PipelineSettings:
         stage 1 against opponents of every strength, stage 2 against stronger ones. Measured in
         docs/results.md ("The talk's arc").
         """
-        stage = dict(steps=20, batch_size=256, rollouts_per_example=8, temperature=1.0, learning_rate=1e-4,
+        stage = dict(batch_size=256, rollouts_per_example=8, temperature=1.0, learning_rate=1e-4,
                      max_tokens=48, max_turns=6, micro_batch_size=64, checkpoint_every=5)
         return cls(
             data_games=200,
             teacher=os.environ.get("COURSE_TEACHER", CARELESS_TEACHER),
             sft=sft.SFTSettings(max_steps=600, batch_size=32, learning_rate=3e-3, warmup_steps=10, logging_steps=10),
-            rl_stages=[rl.RLSettings(min_random_move_prob=0.0, max_random_move_prob=1.0, seed=1, **stage),
-                       rl.RLSettings(min_random_move_prob=0.0, max_random_move_prob=0.5, seed=2, **stage)],
+            rl_stages=[rl.RLSettings(steps=40, min_random_move_prob=0.0, max_random_move_prob=1.0, seed=1, **stage),
+                       rl.RLSettings(steps=20, min_random_move_prob=0.0, max_random_move_prob=0.5, seed=2, **stage)],
         )
 
 
@@ -171,7 +171,8 @@ class Pipeline:
     def make_base(self, conversations: list[list[dict]]) -> Path:
         s = self.settings
         path = self.models / "ttt-base"
-        phase = {"vocab_size": s.vocab_size, "model": asdict(s.model), "seed": s.seed, "data": len(conversations)}
+        phase = {"vocab_size": s.vocab_size, "model": asdict(s.model), "seed": s.seed, "data": len(conversations),
+                 "template": chat_template.TEMPLATE_ID}
         if self._reusable(path, phase):
             self.log(f"2. Base model: reusing {path}")
             return path

@@ -2,7 +2,7 @@
 
 Each game is cut into one example per turn (:func:`rlcourse.data.turn_examples`). The tokenizer's chat
 template marks assistant turns with ``{% generation %}``, which is what TRL's ``assistant_only_loss``
-needs: the system prompt and the board are context, only the model's own reply is learned.
+needs: the board is context, only the model's own reply is learned.
 """
 
 from __future__ import annotations

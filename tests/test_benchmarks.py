@@ -13,8 +13,7 @@ from rlcourse import chat_template  # noqa: E402
 
 
 def test_both_kinds_of_sequence_hold_the_same_replies_and_differ_only_by_the_system_prompt():
-    with_system = bench.turns(16)
-    without = [messages[1:] for messages in with_system]
+    with_system, without = bench.turns(16, system_prompt=True), bench.turns(16)
     bootstrap = chat_template.build_tokenizer(["bootstrap"], vocab_size=300)
     tokenizer = chat_template.build_tokenizer([chat_template.render(bootstrap, m) for m in with_system + without], 512)
     a, b = bench.samples(tokenizer, with_system), bench.samples(tokenizer, without)

@@ -37,15 +37,17 @@ def test_template_round_trip_and_assistant_mask(tiny_dir):
     assert tokenizer.decode(ids) == text
     # every board cell is one token: the digits and marks never merge with separators
     pieces = tokenizer.convert_ids_to_tokens(chat_template.encode_chat(tokenizer, conversation[:2]))
-    assert sum(p in list("012345678XO") for p in pieces) >= 9 + 9
+    assert sum(p in list("012345678XO") for p in pieces) >= 9  # the board's nine cells
     # text never seen in training still round-trips exactly (byte-level BPE)
     odd = "Ünïcödé ✓ <move>٣</move> \x00\t tabs"
     assert tokenizer.decode(tokenizer(odd, add_special_tokens=False)["input_ids"]) == odd
-    # the template shows the current position: the system prompt and everything from the last user message on
+    # the template shows the current position: everything from the last user message on, no system prompt
     last_user = max(i for i, m in enumerate(conversation) if m["role"] == "user")
-    shown = [conversation[0]] + conversation[last_user:]
-    assert last_user > 1 and text == chat_template.render(tokenizer, shown)
+    assert conversation[0]["role"] == "system" and last_user > 1
+    assert text == chat_template.render(tokenizer, conversation[last_user:])
     assert conversation[1]["content"] not in text and conversation[last_user]["content"] in text
+    assert "<|system|>" not in text and "Tic-Tac-Toe" not in text
+    assert chat_template.render(tokenizer, conversation[:1]) == ""  # a system prompt alone renders as nothing
     # the template marks exactly the shown assistant turn (+ its end token) for assistant-only loss
     encoded = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True,
                                             return_assistant_tokens_mask=True)

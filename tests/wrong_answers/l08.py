@@ -106,18 +106,27 @@ def assistant_mask(tokenizer, messages):
         mask += [0] + [1] * (len(ids) - 1) if message["role"] == "assistant" else [0] * len(ids)
     return mask
 '''),
-    ("8.3", "system messages + messages[last_user:]: the system prompt twice without a user message", '''
+    ("8.3", "the content tokenized on its own: no role marker, no <|end|>", '''
 def assistant_mask(tokenizer, messages):
-    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
-    last_user = users[-1] if users else 0
-    shown = [m for m in messages if m["role"] == "system"] + messages[last_user:]
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=0)
     mask = []
-    for message in shown:
+    for message in messages[last_user:]:
+        if message["role"] == "system":
+            continue
+        ids = tokenizer(message["content"], add_special_tokens=False)["input_ids"]
+        mask += [int(message["role"] == "assistant")] * len(ids)
+    return mask
+'''),
+    ("8.3", "from the message after the last user message on: the board is dropped", '''
+def assistant_mask(tokenizer, messages):
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
+    mask = []
+    for message in messages[last_user + 1:]:
         ids = tokenizer(tokenizer.apply_chat_template([message], tokenize=False), add_special_tokens=False)["input_ids"]
         mask += [0] + [1] * (len(ids) - 1) if message["role"] == "assistant" else [0] * len(ids)
     return mask
 '''),
-    ("8.3", "without a user message only the system prompt is kept", '''
+    ("8.3", "without a user message nothing is kept", '''
 def assistant_mask(tokenizer, messages):
     last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=len(messages))
     mask = []
@@ -158,6 +167,16 @@ def assistant_mask(tokenizer, messages):
             inside = True
         elif token == end:
             inside = False
+    return mask
+'''),
+    ("8.3", "system messages kept: the template renders them as nothing, so they add no tokens", '''
+def assistant_mask(tokenizer, messages):
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    shown = [m for i, m in enumerate(messages) if m["role"] == "system" or i >= (users[-1] if users else 0)]
+    mask = []
+    for message in shown:
+        ids = tokenizer(tokenizer.apply_chat_template([message], tokenize=False), add_special_tokens=False)["input_ids"]
+        mask += [0] + [1] * (len(ids) - 1) if message["role"] == "assistant" else [0] * len(ids)
     return mask
 '''),
     ("8.3", "the template's own generation mask, rebuilt from the full rendering", '''
