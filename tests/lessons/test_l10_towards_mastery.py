@@ -157,17 +157,14 @@ def test_ex10_2_lines_add_up_and_unbeatable_means_zero(nb):
 # ---------------------------------------------------------------------------------------------
 
 
-# Two definitions of a fork are in use. The standard one (lesson 12's is_fork): after the move, the mover
-# has two or more DISTINCT empty cells where it would win next move, and the move itself is not an
-# immediate win. The solution of this lesson counts threat LINES instead (two lines holding two of the
-# mark's marks and one empty cell each), which differs in two cases: two threat lines that share their
-# empty cell (one winning cell, no fork), and a move that wins at once while leaving two threat lines.
-# Until the lesson's text and solution move to the standard definition, these graders check only the
-# cells on which both definitions agree, and accept either answer on the others.
+# A fork, the standard definition (lesson 12's is_fork too): a move that does not win at once and leaves
+# the mover two or more DISTINCT empty cells where it would win next move. Counting threat LINES instead
+# differs in two cases, which the graders test by name: two threat lines that share their empty cell
+# (one winning cell, which one block stops), and a move that wins at once.
 
 
 def threat_line_fork_cells(board: str, mark: str) -> list[int]:
-    """Free cells after which ``mark`` has two or more threat lines (the lesson's own wording)."""
+    """Free cells after which ``mark`` has two or more threat lines (a plausible but wrong definition)."""
     out = []
     for cell in ttt.legal_moves(board):
         after = ttt.play(board, cell, mark)
@@ -196,16 +193,15 @@ def check_fork_cells(nb, board: str, mark: str, what: str = "") -> None:
     assert len(set(got)) == len(got), f"fork_cells(board, {mark!r}) lists a cell twice: {got} on{shown}"
     taken = [c for c in got if c not in ttt.legal_moves(board)]
     assert not taken, f"fork_cells(board, {mark!r}) returned {taken}, which are not free cells, on{shown}"
-    lines, standard = set(threat_line_fork_cells(board, mark)), set(standard_fork_cells(board, mark))
-    agreed = set(ttt.legal_moves(board)) - (lines ^ standard)   # cells both definitions classify alike
-    expected = sorted(lines & agreed)
-    mine = sorted(set(got) & agreed)
-    assert mine == expected, (
-        f"{what + ': ' if what else ''}fork_cells(board, {mark!r}) should be {expected}"
-        + (f" (a cell of {sorted(lines ^ standard)} may be listed or not)" if lines ^ standard else "")
-        + f", got {sorted(got)} on{shown}"
-        + ("" if what else "A fork cell is a free cell where the mark, once played, has at least two threats: lines "
-           "each holding two of its marks and one empty cell"))
+    expected = standard_fork_cells(board, mark)
+    if sorted(got) != expected:
+        lines = threat_line_fork_cells(board, mark)
+        raise AssertionError(
+            f"{what + ': ' if what else ''}fork_cells(board, {mark!r}) should be {expected}, got {sorted(got)} on{shown}"
+            + ("" if what else "A fork cell is a free cell where the mark, once played, has not won yet but has two or "
+               "more different cells where it would win next move")
+            + (". Counting threat lines gives " + str(lines) + ": two lines can share one winning cell, and a move "
+               "that wins at once is a win, not a fork" if sorted(got) == lines else ""))
 
 
 def live_boards() -> list[str]:
@@ -233,9 +229,13 @@ def test_ex10_3_named_positions(nb):
         ("XO..X.O..", "X", [3, 5], "X at 0 and 4 already threatens 8; X on 3 or 5 adds a second threat on the middle row"),
         ("X...O....", "X", [], "a single X mark cannot make two threats with one more move"),
         (ttt.EMPTY_BOARD, "X", [], "the empty board"),
+        ("XXO...OX.", "X", [],
+         "X on 8 makes two threat lines (0-4-8 and 1-4-7) that share one winning cell, 4: one block stops both, "
+         "so 8 is no fork"),
+        ("XXOOO....", "O", [7, 8], "O on 5 completes 3-4-5 at once: a win, not a fork"),
     ]
     for board, mark, expected, what in cases:
-        assert sorted(threat_line_fork_cells(board, mark)) == sorted(standard_fork_cells(board, mark)) == expected
+        assert standard_fork_cells(board, mark) == expected, (board, mark)
         check_fork_cells(nb, board, mark, what)
 
 

@@ -1,8 +1,7 @@
 """Lesson 10: entropy_at_temperature, audit_policy, fork_cells.
 
-On forks: the standard definition (a move that does not win at once and leaves two or more DISTINCT
-winning cells) and the lesson's own (two or more threat LINES) differ on some cells; the 10.3 grader
-checks only the cells where they agree (see tests/lessons/test_l10_towards_mastery.py), so both are RIGHT here.
+On forks: the lesson uses the standard definition (a move that does not win at once and leaves two or
+more DISTINCT winning cells). Counting threat LINES is a plausible wrong answer: it differs on some cells.
 """
 
 WRONG = [
@@ -175,6 +174,20 @@ def fork_cells(board, mark):
             cells.append(cell)
     return cells
 '''),
+    ("10.3", "threat lines counted with sum() over LINES (two lines may share one winning cell; a win counted as a fork)", '''
+def fork_cells(board, mark):
+    def threats(b):
+        return sum(1 for line in LINES if sorted(b[i] for i in line) == sorted([mark, mark, "."]))
+
+    return sorted(cell for cell in legal_moves(board) if threats(play(board, cell, mark)) >= 2)
+'''),
+    ("10.3", "distinct winning cells counted, but a move that wins at once counted as a fork too", '''
+def fork_cells(board, mark):
+    def wins(b):
+        return [c for c in legal_moves(b) if winner(play(b, c, mark)) == mark]
+
+    return [cell for cell in legal_moves(board) if len(wins(play(board, cell, mark))) >= 2]
+'''),
 ]
 
 RIGHT = [
@@ -221,11 +234,17 @@ def fork_cells(board, mark):
     return [cell for cell in legal_moves(board)
             if winner(play(board, cell, mark)) != mark and len(wins(play(board, cell, mark))) >= 2]
 '''),
-    ("10.3", "threat lines counted with sum() over LINES (the lesson's wording)", '''
+    ("10.3", "the empty cells of the threat lines, as a set, after a move that does not win", '''
 def fork_cells(board, mark):
-    def threats(b):
-        return sum(1 for line in LINES if sorted(b[i] for i in line) == sorted([mark, mark, "."]))
-
-    return sorted(cell for cell in legal_moves(board) if threats(play(board, cell, mark)) >= 2)
+    out = []
+    for cell in legal_moves(board):
+        after = play(board, cell, mark)
+        if winner(after) == mark:
+            continue
+        open_cells = {i for line in LINES for i in line
+                      if after[i] == "." and [after[j] for j in line].count(mark) == 2}
+        if len(open_cells) >= 2:
+            out.append(cell)
+    return out
 '''),
 ]
