@@ -61,12 +61,14 @@ def test_quick_pipeline_runs_end_to_end(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(sft_model.state_dict().values(), rl_model.state_dict().values()))
 
     # the reward RL maximises (sampled games, the same held-out games for both models, paired) did not
-    # get significantly worse
+    # get clearly worse. Tested at the 99.9% level (z = 3.29), not at the report's 95%: from some quick SFT
+    # models RL gains about nothing (docs/results.md), and a 95% test would then fail on 1 machine in 40.
     sampled = results["sampled"]
     assert sampled["games"] == PipelineSettings.quick().sampled_games
     assert sampled["low"] <= sampled["gain"] <= sampled["high"]
     assert sampled["gain"] == pytest.approx(sampled["tiny/ttt-rl"] - sampled["tiny/ttt-sft"])
-    assert sampled["high"] > 0, sampled
+    standard_error = (sampled["high"] - sampled["low"]) / (2 * 1.96)
+    assert sampled["gain"] + 3.29 * standard_error > 0, sampled
 
     # the audit covers every line of play from both starts
     for name in ("ttt-sft", "ttt-rl", "scripted/ttt-heuristic"):
