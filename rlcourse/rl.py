@@ -23,6 +23,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -391,16 +392,29 @@ def format_step(row: dict) -> str:
             f"gen {row['generation_s']:.1f}s train {row['training_s']:.1f}s")
 
 
-def plot_log(log: list[dict], path: str | Path | None = None, title: str = "RL run"):
-    """Reward, outcomes, entropy and time per step."""
+def moving_average(values: list[float], window: int) -> list[float]:
+    """The mean of each value and the ``window - 1`` values before it (fewer at the start)."""
+    return [statistics.fmean(values[max(0, i - window + 1): i + 1]) for i in range(len(values))]
+
+
+def plot_log(log: list[dict], path: str | Path | None = None, title: str = "RL run", window: int | None = None):
+    """Reward, outcomes and entropy per step. The reward also as a moving average over ``window`` steps
+    (by default a tenth of the run): with small batches one step's reward is mostly noise."""
     import matplotlib
     if path is not None:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = [r["step"] for r in log]
+    window = window or max(1, len(log) // 10)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    axes[0].plot(steps, [r["reward"] for r in log], label="reward")
+    rewards = [r["reward"] for r in log]
+    if window > 1:
+        axes[0].plot(steps, rewards, label="reward", color="black", alpha=0.35)
+        axes[0].plot(steps, moving_average(rewards, window), label=f"reward, mean of {window} steps",
+                     color="black", linewidth=2.5)
+    else:
+        axes[0].plot(steps, rewards, label="reward", color="black")
     for name in REWARD_NAMES:
         axes[0].plot(steps, [r[name] for r in log], label=name, alpha=0.7)
     axes[0].set_title("reward (total and per function)")

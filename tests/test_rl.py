@@ -183,3 +183,19 @@ def test_a_checkpoint_from_other_settings_is_refused(start_model, tmp_path):
     trainer.run(progress=None)
     with pytest.raises(ValueError, match="other settings"):
         rl.Trainer(start_model, tmp_path / "run", rl.RLSettings(**{**TINY_RUN, "learning_rate": 0.5}))
+
+
+def test_moving_average_takes_each_value_with_the_ones_before_it():
+    assert rl.moving_average([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert rl.moving_average([1.0, 3.0, 5.0], 1) == [1.0, 3.0, 5.0]
+    assert rl.moving_average([2.0, 4.0, 6.0], 10) == [2.0, 3.0, 4.0]  # fewer values at the start
+
+
+def test_plot_log_draws_the_moving_average_of_a_long_run(tmp_path):
+    log = [{"step": i, "reward": i % 3 / 2, "win_reward": 0.5, "think_move_format": 1.0, "invalid_move_made": 0.0,
+            "win": 0.5, "draw": 0.3, "loss": 0.2, "games_with_invalid_moves": 0.1, "entropy": None if i == 4 else 0.05}
+           for i in range(1, 31)]
+    fig = rl.plot_log(log, tmp_path / "curves.png")
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert labels[:2] == ["reward", "reward, mean of 3 steps"]
+    assert (tmp_path / "curves.png").stat().st_size > 0
