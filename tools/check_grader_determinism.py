@@ -8,7 +8,7 @@ tests whose outcome changed, and exits 1 if any did.
 
     python tools/check_grader_determinism.py --runs 5
 
-About 4-5 minutes per run on a 2-core machine.
+About 1.5 minutes per run on a 2-core machine.
 """
 
 import argparse
