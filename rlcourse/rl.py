@@ -8,8 +8,8 @@ One training step:
    returns the token ids and log-probs of every reply;
 3. score with the environment's rubric (rewards unchanged) and compute group-relative advantages,
    ``reward - mean reward of the group``;
-4. one optimizer step on the CISPO loss over the model's own tokens, each game weighing the same
-   (``RLSettings.normalize``);
+4. one optimizer step (or ``updates_per_batch`` steps on the same batch) on the CISPO loss over the
+   model's own tokens, each game weighing the same (``RLSettings.normalize``);
 5. hand the new weights to the server, log, and now and then write a checkpoint atomically.
 
 A run killed at any point resumes from its last checkpoint and continues exactly as it would have:
@@ -65,6 +65,12 @@ class RLSettings:
     # (the format): with "token" the reward of a weak SFT model fell from 0.28 to 0.0 in 15 steps
     # (measured; with "game" it stayed between 0.08 and 0.35).
     normalize: str = "game"
+    # Optimizer steps on each batch. With 1 the batch is on-policy: every importance ratio is 1 and the clip
+    # never acts. From the second step on, the model being trained has moved away from the one that sampled.
+    updates_per_batch: int = 1
+    # "cispo" (clip and detach the importance weight, every token keeps a gradient) or "ppo" (PPO's clipped
+    # surrogate: a token whose ratio left the clip range in its advantage's direction gets no gradient).
+    loss: str = "cispo"
 
     @property
     def num_groups(self) -> int:
@@ -78,6 +84,10 @@ class RLSettings:
             raise ValueError("a group needs at least 2 rollouts, or every advantage is 0")
         if self.normalize not in ("game", "token"):
             raise ValueError(f"normalize must be 'game' or 'token', got {self.normalize!r}")
+        if self.updates_per_batch < 1:
+            raise ValueError(f"updates_per_batch must be at least 1, got {self.updates_per_batch}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
         if not 0 <= self.min_random_move_prob <= self.max_random_move_prob <= 1:
             raise ValueError("need 0 <= min_random_move_prob <= max_random_move_prob <= 1")
 
@@ -106,6 +116,43 @@ def cispo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: t
     per_token = -weight * advantages * logprobs * mask
     denominator = num_tokens if num_tokens is not None else mask.sum().clamp(min=1)
     return per_token.sum() / denominator
+
+
+def ppo_clip_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
+                  mask: torch.Tensor, clip_low: float = 0.2, clip_high: float = 0.28,
+                  num_tokens: int | None = None) -> torch.Tensor:
+    """PPO's clipped surrogate, for comparison: ``-sum(min(ratio * A, clip(ratio) * A)) / tokens``.
+
+    Same arguments as :func:`cispo_loss`, and the same gradient while the ratio stays inside the clip
+    range. Outside it, on the side the advantage pushes towards (ratio above ``1 + clip_high`` with
+    ``A > 0``, below ``1 - clip_low`` with ``A < 0``), the clipped term is a constant: the token gets no
+    gradient at all.
+    """
+    ratio = torch.exp(logprobs - old_logprobs)
+    if advantages.dim() == 1:
+        advantages = advantages.unsqueeze(-1)
+    surrogate = torch.minimum(ratio * advantages, ratio.clamp(1.0 - clip_low, 1.0 + clip_high) * advantages)
+    denominator = num_tokens if num_tokens is not None else mask.sum().clamp(min=1)
+    return -(surrogate * mask).sum() / denominator
+
+
+LOSSES = {"cispo": cispo_loss, "ppo": ppo_clip_loss}
+
+
+def clip_counts(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+                clip_low: float, clip_high: float) -> dict[str, float]:
+    """Over the masked tokens: how many have a ratio outside the clip range (``clipped``), how many of those
+    PPO's surrogate leaves without gradient (``no_gradient_under_ppo``), and the sum of |log ratio|."""
+    with torch.no_grad():
+        log_ratio = logprobs - old_logprobs
+        ratio = log_ratio.exp()
+        if advantages.dim() == 1:
+            advantages = advantages.unsqueeze(-1).expand_as(ratio)
+        high, low = ratio > 1 + clip_high, ratio < 1 - clip_low
+        dropped = (high & (advantages > 0)) | (low & (advantages < 0))
+        return {"clipped": float(((high | low).float() * mask).sum()),
+                "no_gradient_under_ppo": float((dropped.float() * mask).sum()),
+                "abs_log_ratio": float((log_ratio.abs() * mask).sum())}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +291,8 @@ class Trainer:
 
     def _load_checkpoint(self) -> None:
         saved = json.loads((self.checkpoint_dir / "state.json").read_text())
-        if saved.get("settings") != json.loads(json.dumps(asdict(self.settings))):
+        defaults = asdict(RLSettings())  # a setting added since the checkpoint was written had its default then
+        if {**defaults, **saved.get("settings", {})} != json.loads(json.dumps(asdict(self.settings))):
             raise ValueError(f"{self.run_dir} holds a checkpoint made with other settings; resume with the same "
                              "RLSettings, or delete the folder to start a new run")
         self.state = RunState(step=saved["step"], log=saved["log"])
@@ -311,31 +359,46 @@ class Trainer:
         return row
 
     def _optimize(self, samples: list[Sample]) -> dict:
+        """``updates_per_batch`` optimizer steps on the batch. Logged per step (``updates``): the share of the
+        model's tokens whose ratio was outside the clip range, the share PPO's clip leaves without gradient
+        (whichever loss is trained), and the mean |log ratio| to the sampling model."""
         s = self.settings
         if not samples:
             return {"trained_sequences": 0, "entropy": None, "clipped_share": 0.0, "policy_loss": 0.0,
-                    "grad_norm": 0.0}
+                    "grad_norm": 0.0, "updates": []}
         self.model.train()
-        self.optimizer.zero_grad(set_to_none=True)
         total_tokens = sum(sum(x.mask) for x in samples)
         weighted, denominator = loss_advantages(samples, s.normalize)
-        loss_sum, entropy_sum, clipped = 0.0, 0.0, 0.0
-        for start in range(0, len(samples), s.micro_batch_size):
-            batch = samples[start : start + s.micro_batch_size]
-            logprobs, old, mask, entropy = token_logprobs(self.model, batch, s.temperature, self.tokenizer.pad_token_id)
-            advantages = torch.tensor(weighted[start : start + s.micro_batch_size])
-            loss = cispo_loss(logprobs, old, advantages, mask, s.clip_low, s.clip_high, num_tokens=denominator)
-            loss.backward()
-            loss_sum += loss.item()
-            with torch.no_grad():
-                entropy_sum += float((entropy * mask).sum())
-                ratio = torch.exp(logprobs - old)
-                clipped += float((((ratio < 1 - s.clip_low) | (ratio > 1 + s.clip_high)).float() * mask).sum())
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.max_grad_norm)
-        self.optimizer.step()
+        loss_fn = LOSSES[s.loss]
+        updates, entropy_sum = [], 0.0
+        for update in range(s.updates_per_batch):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss_sum = 0.0
+            counts = {"clipped": 0.0, "no_gradient_under_ppo": 0.0, "abs_log_ratio": 0.0}
+            for start in range(0, len(samples), s.micro_batch_size):
+                batch = samples[start : start + s.micro_batch_size]
+                logprobs, old, mask, entropy = token_logprobs(self.model, batch, s.temperature,
+                                                              self.tokenizer.pad_token_id)
+                advantages = torch.tensor(weighted[start : start + s.micro_batch_size])
+                loss = loss_fn(logprobs, old, advantages, mask, s.clip_low, s.clip_high, num_tokens=denominator)
+                loss.backward()
+                loss_sum += loss.item()
+                for key, value in clip_counts(logprobs, old, advantages, mask, s.clip_low, s.clip_high).items():
+                    counts[key] += value
+                if update == 0:
+                    with torch.no_grad():
+                        entropy_sum += float((entropy * mask).sum())
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.max_grad_norm)
+            self.optimizer.step()
+            updates.append({"policy_loss": loss_sum, "grad_norm": float(grad_norm),
+                            "clipped_share": counts["clipped"] / total_tokens,
+                            "ppo_no_gradient_share": counts["no_gradient_under_ppo"] / total_tokens,
+                            "mean_abs_log_ratio": counts["abs_log_ratio"] / total_tokens})
         self.model.eval()
-        return {"trained_sequences": len(samples), "policy_loss": loss_sum, "entropy": entropy_sum / total_tokens,
-                "clipped_share": clipped / total_tokens, "grad_norm": float(grad_norm)}
+        return {"trained_sequences": len(samples), "policy_loss": updates[0]["policy_loss"],
+                "entropy": entropy_sum / total_tokens,
+                "clipped_share": statistics.fmean(u["clipped_share"] for u in updates),
+                "grad_norm": updates[0]["grad_norm"], "updates": updates}
 
     @staticmethod
     def _game_metrics(states: list[dict]) -> dict:

@@ -52,6 +52,45 @@ def test_cispo_loss_by_hand():
                                torch.ones(1, 1))) == pytest.approx(-0.1)
 
 
+def test_ppo_clip_loss_by_hand_and_where_it_differs_from_cispo():
+    # inside the clip range both losses have the same gradient, ratio * advantage / tokens
+    logprobs = torch.tensor([[-1.0, -2.0]], requires_grad=True)
+    old = torch.tensor([[-1.1, -2.0]])  # ratios e^0.1 and 1
+    mask = torch.ones(1, 2)
+    rl.ppo_clip_loss(logprobs, old, torch.tensor([0.5]), mask).backward()
+    assert logprobs.grad.tolist()[0] == pytest.approx([-math.exp(0.1) * 0.5 / 2, -0.5 / 2], rel=1e-5)
+    ppo_grad = logprobs.grad.clone()
+    logprobs.grad = None
+    rl.cispo_loss(logprobs, old, torch.tensor([0.5]), mask).backward()
+    assert torch.allclose(logprobs.grad, ppo_grad)
+
+    # outside the range, on the advantage's side: PPO's value is clip(ratio) * A and its gradient 0; CISPO's stays
+    cases = [(-0.5, -1.0, 2.0, 1.28), (-1.0, -0.5, -2.0, 0.8)]  # (new, old, advantage, clipped weight)
+    for new, old_value, advantage, weight in cases:
+        for loss_fn, expected_grad in ((rl.ppo_clip_loss, 0.0), (rl.cispo_loss, -weight * advantage)):
+            x = torch.tensor([[new]], requires_grad=True)
+            loss = loss_fn(x, torch.tensor([[old_value]]), torch.tensor([advantage]), torch.ones(1, 1))
+            loss.backward()
+            assert float(x.grad) == pytest.approx(expected_grad, abs=1e-6), (loss_fn.__name__, new, advantage)
+        value = rl.ppo_clip_loss(torch.tensor([[new]]), torch.tensor([[old_value]]), torch.tensor([advantage]),
+                                 torch.ones(1, 1))
+        assert float(value) == pytest.approx(-weight * advantage)
+    # outside the range against the advantage (ratio high, A < 0): PPO keeps the unclipped term and its gradient
+    x = torch.tensor([[-0.5]], requires_grad=True)
+    rl.ppo_clip_loss(x, torch.tensor([[-1.0]]), torch.tensor([-2.0]), torch.ones(1, 1)).backward()
+    assert float(x.grad) == pytest.approx(math.exp(0.5) * 2.0, rel=1e-5)
+
+
+def test_clip_counts_tell_clipped_tokens_from_the_ones_ppo_drops():
+    new = torch.tensor([[-0.5, -1.0, -1.0, -0.5], [-1.0, -1.0, 0.0, 0.0]])
+    old = torch.tensor([[-1.0, -0.5, -1.0, -1.0], [-0.5, -1.0, 0.0, 0.0]])  # ratios 1.65, 0.61, 1, 1.65 | 0.61, 1
+    mask = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
+    counts = rl.clip_counts(new, old, torch.tensor([1.0, -1.0]), mask, 0.2, 0.28)
+    # clipped: 1.65, 0.61, 1.65 (first row), 0.61 (second) = 4; PPO drops the first row's high ratios (A > 0)
+    # and the second row's low one (A < 0) = 3; |log ratio|: 0.5 * 4
+    assert counts == pytest.approx({"clipped": 4.0, "no_gradient_under_ppo": 3.0, "abs_log_ratio": 2.0})
+
+
 def step(prompt, completion, logprobs):
     return {"tokens": {"prompt_ids": prompt, "completion_ids": completion, "completion_logprobs": logprobs}}
 
@@ -108,6 +147,10 @@ def test_settings_are_checked():
         rl.RLSettings(batch_size=8, rollouts_per_example=1).check()
     with pytest.raises(ValueError, match="normalize"):
         rl.RLSettings(normalize="sequence").check()
+    with pytest.raises(ValueError, match="updates_per_batch"):
+        rl.RLSettings(updates_per_batch=0).check()
+    with pytest.raises(ValueError, match="loss must be one of"):
+        rl.RLSettings(loss="grpo").check()
     assert rl.RLSettings(batch_size=256, rollouts_per_example=8).num_groups == 32
 
 
@@ -178,11 +221,49 @@ def test_one_cispo_step_moves_probability_towards_the_better_reply(start_model):
     assert after[0] > before[0] and after[1] < before[1], (before, after)
 
 
+def replies_with_advantages(model, tokenizer):
+    """Two training sequences on one prompt, a good reply (+0.5) and a bad one (-0.5), with the model's log-probs."""
+    prompt = chat_template.encode_chat(tokenizer, teacher_conversation(0)[:2])
+    samples = []
+    for game, (text, advantage) in enumerate((("<think>Free: all.</think>\n<move>4</move>", 0.5), ("<move>9</move>", -0.5))):
+        reply = tokenizer(text, add_special_tokens=False)["input_ids"]
+        old = tinylm.logprobs_of(model, prompt, reply)
+        samples.append(rl.Sample(prompt + reply, [0] * len(prompt) + [1] * len(reply), [0.0] * len(prompt) + old,
+                                 advantage, game))
+    return samples
+
+
+@pytest.mark.parametrize("loss", ["cispo", "ppo"])
+def test_several_updates_per_batch_move_the_model_away_from_the_sampler(start_model, tmp_path, loss):
+    """The first update is on-policy (every ratio 1); the following ones see the model they have moved."""
+    settings = rl.RLSettings(**{**TINY_RUN, "updates_per_batch": 4, "loss": loss, "learning_rate": 3e-2})
+    trainer = rl.Trainer(start_model, tmp_path / "run", settings)
+    stats = trainer._optimize(replies_with_advantages(trainer.model, trainer.tokenizer))
+    first, *later = stats["updates"]
+    assert len(stats["updates"]) == 4
+    assert first["mean_abs_log_ratio"] < 1e-4 and first["clipped_share"] == 0.0
+    assert all(u["mean_abs_log_ratio"] > 1e-3 for u in later), stats["updates"]
+    assert stats["updates"][-1]["clipped_share"] > 0, "at this learning rate the ratios leave the clip range"
+    assert stats["clipped_share"] == pytest.approx(sum(u["clipped_share"] for u in stats["updates"]) / 4)
+
+
 def test_a_checkpoint_from_other_settings_is_refused(start_model, tmp_path):
     trainer = rl.Trainer(start_model, tmp_path / "run", rl.RLSettings(**{**TINY_RUN, "steps": 1}))
     trainer.run(progress=None)
     with pytest.raises(ValueError, match="other settings"):
         rl.Trainer(start_model, tmp_path / "run", rl.RLSettings(**{**TINY_RUN, "learning_rate": 0.5}))
+    with pytest.raises(ValueError, match="other settings"):
+        rl.Trainer(start_model, tmp_path / "run", rl.RLSettings(**{**TINY_RUN, "updates_per_batch": 2}))
+
+
+def test_a_checkpoint_written_before_a_setting_existed_resumes_with_its_default(start_model, tmp_path):
+    trainer = rl.Trainer(start_model, tmp_path / "run", rl.RLSettings(**{**TINY_RUN, "steps": 2}))
+    trainer.run(progress=None, stop_after=1)
+    state_file = tmp_path / "run" / "checkpoint" / "state.json"
+    saved = json.loads(state_file.read_text())
+    del saved["settings"]["updates_per_batch"], saved["settings"]["loss"]
+    state_file.write_text(json.dumps(saved))
+    assert rl.Trainer(start_model, tmp_path / "run", rl.RLSettings(**{**TINY_RUN, "steps": 2})).state.step == 1
 
 
 def test_moving_average_takes_each_value_with_the_ones_before_it():

@@ -1,5 +1,5 @@
 """Graders for lesson 11 (post-mortem): positions never met in training, spotting a biased opponent,
-the spread of results across seeds.
+the spread of results across seeds, PPO's clipped loss.
 
 ``nb`` holds the notebook's setup and exercise definitions (see tests/conftest.py).
 """
@@ -12,10 +12,12 @@ import random
 import statistics
 
 import pytest
+import torch
 
 import tictactoe as ttt
 from helpers import as_number
 from rlcourse import postmortem as pm
+from rlcourse import rl
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 11.1: the share of X's decisions on positions never met in training
@@ -225,3 +227,77 @@ def test_ex11_3_needs_two_values(nb):
         with pytest.raises(ValueError):
             nb.spread(values)
             raise AssertionError(f"spread({values}) cannot say how results vary with fewer than 2 runs: raise ValueError")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 11.4: PPO's clipped loss
+# ---------------------------------------------------------------------------------------------
+
+
+def ppo_value_and_grad(nb, new, old, advantages, mask, **kwargs):
+    logprobs = new.clone().requires_grad_(True)
+    loss = nb.ppo_clip_loss(logprobs, old.clone(), advantages.clone(), mask.clone(), **kwargs)
+    assert isinstance(loss, torch.Tensor) and loss.dim() == 0, \
+        f"ppo_clip_loss should return a single number as a 0-dimensional tensor, got {loss!r}"
+    assert loss.requires_grad, ("the loss has no gradient: compute it from logprobs with torch operations, without "
+                                "detaching the ratio, so that loss.backward() reaches logprobs")
+    loss.backward()
+    grad = logprobs.grad if logprobs.grad is not None else torch.zeros_like(logprobs)
+    return loss.item(), grad
+
+
+def test_ex11_4_the_four_cases_by_hand(nb):
+    # row 0, advantage +1: ratios e^0.1 (inside), e^0.5 (above the range), e^-0.5 (below)
+    # row 1, advantage -1: ratios e^-0.5 (below the range), e^0.5 (above)
+    new = torch.tensor([[-1.0, -0.5, -1.5], [-1.5, -0.5, 0.0]])
+    old = torch.tensor([[-1.1, -1.0, -1.0], [-1.0, -1.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    value, grad = ppo_value_and_grad(nb, new, old, torch.tensor([1.0, -1.0]), mask)
+    e = math.exp
+    terms = [e(0.1), 1.28, e(-0.5), -0.8, -e(0.5)]   # min(ratio * A, clip(ratio) * A) per token
+    assert value == pytest.approx(-sum(terms) / 5, rel=1e-5), (
+        f"the loss is -mean over the 5 model tokens of min(ratio * A, clip(ratio) * A) = {-sum(terms) / 5:.5f}, "
+        f"got {value:.5f}")
+    expected = {(0, 0): ("inside the range, A > 0", -e(0.1) / 5),
+                (0, 1): ("ratio above 1 + clip_high with A > 0: the clipped term wins, no gradient", 0.0),
+                (0, 2): ("ratio below 1 - clip_low with A > 0: the unclipped term is smaller and keeps its gradient",
+                         -e(-0.5) / 5),
+                (1, 0): ("ratio below 1 - clip_low with A < 0: the clipped term wins, no gradient", 0.0),
+                (1, 1): ("ratio above 1 + clip_high with A < 0: the unclipped term is smaller and keeps its gradient",
+                         e(0.5) / 5),
+                (1, 2): ("a masked token", 0.0)}
+    for (row, col), (case, g) in expected.items():
+        assert grad[row, col].item() == pytest.approx(g, rel=1e-5, abs=1e-8), (
+            f"{case}: d loss / d logprob should be {g:.4f} (ratio * A / tokens, or 0), got {grad[row, col].item():.4f}")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ex11_4_matches_rlcourse_value_and_gradient(nb, seed):
+    gen = torch.Generator().manual_seed(seed)
+    old = -torch.rand(4, 7, generator=gen) * 3
+    new = old + (torch.rand(4, 7, generator=gen) - 0.5) * 1.6   # ratios from e^-0.8 to e^0.8
+    advantages = (torch.rand(4, generator=gen) - 0.5) * 2
+    mask = (torch.rand(4, 7, generator=gen) > 0.3).float()
+    mask[0, 0] = 1.0
+    for kwargs in ({}, {"clip_low": 0.1, "clip_high": 0.4}):
+        value, grad = ppo_value_and_grad(nb, new, old, advantages, mask, **kwargs)
+        reference = new.clone().requires_grad_(True)
+        ref_value = rl.ppo_clip_loss(reference, old, advantages, mask, **kwargs)
+        ref_value.backward()
+        assert value == pytest.approx(ref_value.item(), rel=1e-5, abs=1e-7), (
+            f"loss {value:.6f} differs from rlcourse.rl.ppo_clip_loss ({ref_value.item():.6f}) with {kwargs or 'the defaults'}: "
+            "check the clip range [1 - clip_low, 1 + clip_high], the min, the mask and the mean over masked tokens")
+        assert torch.allclose(grad, reference.grad, rtol=1e-4, atol=1e-7), (
+            f"the gradient differs from rlcourse.rl.ppo_clip_loss's with {kwargs or 'the defaults'}")
+
+
+def test_ex11_4_masked_tokens_do_not_count(nb):
+    old = torch.tensor([[-1.0, -2.0, -0.5]])
+    new = torch.tensor([[-0.9, -2.0, -0.5]])
+    value, grad = ppo_value_and_grad(nb, new, old, torch.tensor([0.5]), torch.tensor([[1.0, 1.0, 0.0]]))
+    changed, _ = ppo_value_and_grad(nb, torch.tensor([[-0.9, -2.0, -40.0]]), old, torch.tensor([0.5]),
+                                    torch.tensor([[1.0, 1.0, 0.0]]))
+    assert changed == pytest.approx(value, rel=1e-6), "the loss should not depend on the log-probs of masked tokens"
+    assert grad[0, 2].item() == 0.0, "a masked token gets no gradient"
+    assert value == pytest.approx(-(math.exp(0.1) * 0.5 + 0.5) / 2, rel=1e-5), (
+        "two model tokens: the mean divides by 2, the number of tokens whose mask is 1")

@@ -1,4 +1,4 @@
-"""Lesson 11: unseen_share, tie_statistics / looks_biased, spread."""
+"""Lesson 11: unseen_share, tie_statistics / looks_biased, spread, ppo_clip_loss."""
 
 WRONG = [
     # ---- 11.1 unseen_share -----------------------------------------------------------------------
@@ -155,6 +155,54 @@ def spread(values):
         raise ValueError("need two values")
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values), "low": values[0], "high": values[-1]}
 '''),
+    # ---- 11.4 ppo_clip_loss -----------------------------------------------------------------------
+    ("11.4", "CISPO's loss (detached clipped weight times log-prob)", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    weight = torch.exp(logprobs - old_logprobs).clamp(1 - clip_low, 1 + clip_high).detach()
+    return -(weight * advantages.unsqueeze(-1) * logprobs * mask).sum() / mask.sum()
+'''),
+    ("11.4", "max instead of min", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    ratio = torch.exp(logprobs - old_logprobs)
+    a = advantages.unsqueeze(-1)
+    return -(torch.maximum(ratio * a, ratio.clamp(1 - clip_low, 1 + clip_high) * a) * mask).sum() / mask.sum()
+'''),
+    ("11.4", "only the clipped term (no gradient outside the range on either side)", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    ratio = torch.exp(logprobs - old_logprobs)
+    return -(ratio.clamp(1 - clip_low, 1 + clip_high) * advantages.unsqueeze(-1) * mask).sum() / mask.sum()
+'''),
+    ("11.4", "the min taken over the ratios, then times the advantage (wrong when A < 0)", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    ratio = torch.exp(logprobs - old_logprobs)
+    clipped = ratio.clamp(1 - clip_low, 1 + clip_high)
+    return -(torch.minimum(ratio, clipped) * advantages.unsqueeze(-1) * mask).sum() / mask.sum()
+'''),
+    ("11.4", "one clip width on both sides (clip_low used for the upper bound)", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    ratio = torch.exp(logprobs - old_logprobs)
+    a = advantages.unsqueeze(-1)
+    return -(torch.minimum(ratio * a, ratio.clamp(1 - clip_low, 1 + clip_low) * a) * mask).sum() / mask.sum()
+'''),
+    ("11.4", "the log-ratio used as the ratio", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    ratio = logprobs - old_logprobs
+    a = advantages.unsqueeze(-1)
+    return -(torch.minimum(ratio * a, ratio.clamp(1 - clip_low, 1 + clip_high) * a) * mask).sum() / mask.sum()
+'''),
+    ("11.4", "averaged over every position, masked or not", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    ratio = torch.exp(logprobs - old_logprobs)
+    a = advantages.unsqueeze(-1)
+    return -(torch.minimum(ratio * a, ratio.clamp(1 - clip_low, 1 + clip_high) * a) * mask).mean()
+'''),
+    ("11.4", "the ratio detached (no gradient at all)", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    ratio = torch.exp(logprobs - old_logprobs).detach()
+    a = advantages.unsqueeze(-1)
+    per_token = torch.minimum(ratio * a, ratio.clamp(1 - clip_low, 1 + clip_high) * a)
+    return -(per_token * mask).sum() / mask.sum() + 0 * logprobs.sum()
+'''),
 ]
 
 RIGHT = [
@@ -198,5 +246,20 @@ def spread(values):
     mean = sum(xs) / n
     std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
     return {"mean": mean, "std": std, "low": min(xs), "high": max(xs)}
+'''),
+    ("11.4", "the two cases written out with torch.where", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    ratio = torch.exp(logprobs - old_logprobs)
+    a = advantages[:, None].expand_as(ratio)
+    capped = torch.where(a > 0, torch.clamp(ratio, max=1 + clip_high), torch.clamp(ratio, min=1 - clip_low))
+    objective = capped * a
+    return -(objective * mask).sum() / mask.sum()
+'''),
+    ("11.4", "the negated objective with a max", '''
+def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_low=0.2, clip_high=0.28):
+    ratio = (logprobs - old_logprobs).exp()
+    adv = advantages.reshape(-1, 1)
+    per_token = torch.max(-ratio * adv, -torch.clamp(ratio, 1 - clip_low, 1 + clip_high) * adv)
+    return (per_token * mask).sum() / mask.sum()
 '''),
 ]
