@@ -12,6 +12,9 @@ with lesson 09's stage-1 settings (64 games per step, learning rate 1e-4, seed 1
         whole runs with several optimizer steps per batch -> docs/runs/updates-<N>-<loss>.json
 
 ``--seed 2`` runs the same with another seed (other games; files ending in ``-seed2``).
+``python tools/real_model_runs.py start`` evaluates the SFT model itself -> docs/runs/start-model.json.
+Rebuilding the SFT model gives a slightly different one (CPU training is not bit-reproducible), so every
+file names the build it started from (a hash of its weights); compare runs that started from the same one.
 
 A whole run's file holds the settings, the per-step log and a greedy evaluation of the final model on 100
 seeded games against the optimal opponent. A 30-step run takes 4-8 minutes on a 2-core machine with one
@@ -20,6 +23,7 @@ are too slow to repeat in a lesson.
 """
 
 import argparse
+import hashlib
 import json
 import shutil
 import time
@@ -57,13 +61,24 @@ def greedy_vs_optimal(path: Path, games: int = 100) -> dict:
     return {"games": len(rows), **{key: summary[key].value for key in ("draw", "loss", "invalid", "format")}}
 
 
+def weights_sha256(path: Path) -> str:
+    """Which build of a model a run started from: SFT on the CPU is not bit-reproducible between builds."""
+    return hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()[:16]
+
+
+def start_model(start: Path, out: Path) -> None:
+    write(out / "start-model.json", {"start": str(start.relative_to(ROOT)), "weights_sha256": weights_sha256(start),
+                                     "greedy_vs_optimal": greedy_vs_optimal(start)})
+
+
 def whole_run(start: Path, settings: rl.RLSettings, name: str, out: Path) -> None:
     run_dir = WORK_DIR / name
     shutil.rmtree(run_dir, ignore_errors=True)
     started = time.time()
     log = rl.Trainer(start, run_dir, settings).run(run_dir / "final",
                                                    progress=lambda row: print(rl.format_step(row), flush=True))
-    result = {"start": str(start.relative_to(ROOT)), "settings": asdict(settings),
+    result = {"start": str(start.relative_to(ROOT)), "start_weights_sha256": weights_sha256(start),
+              "settings": asdict(settings),
               "seconds": round(time.time() - started), "greedy_vs_optimal": greedy_vs_optimal(run_dir / "final"),
               "log": log}
     write(out / f"{name}.json", result)
@@ -115,7 +130,7 @@ def write(path: Path, result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("experiment", choices=("temperature", "same-batch", "updates"))
+    parser.add_argument("experiment", choices=("start", "temperature", "same-batch", "updates"))
     parser.add_argument("--temperatures", default="1.0,1.5")
     parser.add_argument("--updates", type=int, default=4, help="optimizer steps per batch")
     parser.add_argument("--losses", default="cispo,ppo")
@@ -127,7 +142,9 @@ def main() -> None:
     stage_1 = replace(STAGE_1, steps=args.steps, seed=args.seed)
     suffix = "" if args.seed == 1 else f"-seed{args.seed}"
     start = talk_sft_model()
-    if args.experiment == "temperature":
+    if args.experiment == "start":
+        start_model(start, out)
+    elif args.experiment == "temperature":
         for temperature in [float(t) for t in args.temperatures.split(",")]:
             whole_run(start, replace(stage_1, temperature=temperature), f"temperature-{temperature:g}{suffix}", out)
     elif args.experiment == "same-batch":
