@@ -359,9 +359,10 @@ class Trainer:
         return row
 
     def _optimize(self, samples: list[Sample]) -> dict:
-        """``updates_per_batch`` optimizer steps on the batch. Logged per step (``updates``): the share of the
-        model's tokens whose ratio was outside the clip range, the share PPO's clip leaves without gradient
-        (whichever loss is trained), and the mean |log ratio| to the sampling model."""
+        """``updates_per_batch`` optimizer steps on the batch. Logged per step (``updates``), as measured just
+        before that step moves the model: the share of the model's tokens whose ratio was outside the clip
+        range, the share PPO's clip leaves without gradient (whichever loss is trained), and the mean
+        |log ratio| to the sampling model."""
         s = self.settings
         if not samples:
             return {"trained_sequences": 0, "entropy": None, "clipped_share": 0.0, "policy_loss": 0.0,
