@@ -103,3 +103,34 @@ def test_settings_are_checked():
                 dict(min_random_move_prob=0.5, max_random_move_prob=0.2), dict(tie_break="last")):
         with pytest.raises(ValueError):
             pm.train(pm.TrainSettings(**{**SMALL, **bad}))
+
+
+def test_lesson_11_real_model_sections_run_on_the_saved_runs(capsys):
+    """Sections 6 and 7 of lesson 11 read docs/runs/ (the tiny model's saved runs): their cells (but the
+    exercise and its check) must run on the committed files and print every run they name."""
+    import json
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rlcourse.grading import load_notebook
+
+    path = Path(__file__).resolve().parents[1] / "solutions" / "11_post_mortem.ipynb"
+    namespace = vars(load_notebook(path))
+    exec("import matplotlib.pyplot as plt", namespace)
+    cells = json.loads(path.read_text())["cells"]
+    first, end = (next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith(heading))
+                  for heading in ("## 6.", "## 8."))
+    ran = 0
+    for cell in cells[first:end]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and not source.startswith("check(") and "ppo_clip_loss(logprobs" not in source:
+            exec(compile(source, f"lesson 11 cell {ran}", "exec"), namespace)
+            ran += 1
+    printed = capsys.readouterr().out
+    assert ran >= 3
+    for expected in ("1.5 ", "one batch: 64 games", "4 steps per batch, PPO", "the SFT model they started from"):
+        assert expected in printed, f"{expected!r} missing from the output of lesson 11's real-model sections"
+    import matplotlib.pyplot as plt
+    plt.close("all")
