@@ -11,10 +11,12 @@ with lesson 09's stage-1 settings (64 games per step, learning rate 1e-4, seed 1
     python tools/real_model_runs.py updates --updates 4 --losses cispo,ppo --steps 30
         whole runs with several optimizer steps per batch -> docs/runs/updates-<N>-<loss>.json
 
-``--seed 2`` runs the same with another seed (other games; files ending in ``-seed2``).
+``--seed 2`` runs the same with another seed (other games; files ending in ``-seed2``); ``--sft-steps 300``
+starts from an SFT model trained for 300 steps instead of the talk's 600 (files ending in ``-sft300``).
 ``python tools/real_model_runs.py start`` evaluates the SFT model itself -> docs/runs/start-model.json.
 Rebuilding the SFT model gives a slightly different one (CPU training is not bit-reproducible), so every
-file names the build it started from (a hash of its weights); compare runs that started from the same one.
+run file written by this version names the build it started from (a hash of its weights); compare runs
+that started from the same one.
 
 A whole run's file holds the settings, the per-step log and a greedy evaluation of the final model on 100
 seeded games against the optimal opponent. A 30-step run takes 4-8 minutes on a 2-core machine with one
@@ -45,8 +47,14 @@ STAGE_1 = rl.RLSettings(steps=30, batch_size=64, rollouts_per_example=8, learnin
                         checkpoint_every=10, micro_batch_size=64, seed=1)
 
 
-def talk_sft_model() -> Path:
-    pipeline = Pipeline(ROOT / default_out_dir("talk"), PipelineSettings.talk())
+def talk_sft_model(sft_steps: int | None = None) -> Path:
+    """The SFT model of ``make demo STORY=talk``, or one trained for ``sft_steps`` steps instead (its own folder)."""
+    settings = PipelineSettings.talk()
+    out = ROOT / default_out_dir("talk")
+    if sft_steps is not None:
+        settings.sft = replace(settings.sft, max_steps=sft_steps)
+        out = out.with_name(f"{out.name}-sft{sft_steps}")
+    pipeline = Pipeline(out, settings)
     conversations = pipeline.make_data()
     pipeline.run_sft(pipeline.make_base(conversations), conversations)
     return pipeline.models / "ttt-sft"
@@ -66,8 +74,8 @@ def weights_sha256(path: Path) -> str:
     return hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()[:16]
 
 
-def start_model(start: Path, out: Path) -> None:
-    write(out / "start-model.json", {"start": str(start.relative_to(ROOT)), "weights_sha256": weights_sha256(start),
+def start_model(start: Path, path: Path) -> None:
+    write(path, {"start": str(start.relative_to(ROOT)), "weights_sha256": weights_sha256(start),
                                      "greedy_vs_optimal": greedy_vs_optimal(start)})
 
 
@@ -136,14 +144,16 @@ def main() -> None:
     parser.add_argument("--losses", default="cispo,ppo")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1, help="the run's seed (files of seeds other than 1 end in -seed<N>)")
+    parser.add_argument("--sft-steps", type=int, default=None,
+                        help="start from an SFT model trained for this many steps (files end in -sft<N>)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "runs"))
     args = parser.parse_args()
     out = Path(args.out)
     stage_1 = replace(STAGE_1, steps=args.steps, seed=args.seed)
-    suffix = "" if args.seed == 1 else f"-seed{args.seed}"
-    start = talk_sft_model()
+    suffix = ("" if args.seed == 1 else f"-seed{args.seed}") + ("" if args.sft_steps is None else f"-sft{args.sft_steps}")
+    start = talk_sft_model(args.sft_steps)
     if args.experiment == "start":
-        start_model(start, out)
+        start_model(start, out / f"start-model{suffix}.json")
     elif args.experiment == "temperature":
         for temperature in [float(t) for t in args.temperatures.split(",")]:
             whole_run(start, replace(stage_1, temperature=temperature), f"temperature-{temperature:g}{suffix}", out)
