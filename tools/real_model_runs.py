@@ -19,7 +19,7 @@ run file written by this version names the build it started from (a hash of its 
 that started from the same one.
 
 A whole run's file holds the settings, the per-step log and a greedy evaluation of the final model on 100
-seeded games against the optimal opponent. A 30-step run takes 4-8 minutes on a 2-core machine with one
+seeded games against the optimal opponent. A 30-step run took 3-5 minutes on a 2-core machine with one
 update per batch, and about 4 s more per step for each extra update. Lesson 11 reads the files: the runs
 are too slow to repeat in a lesson.
 """
@@ -76,7 +76,7 @@ def weights_sha256(path: Path) -> str:
 
 def start_model(start: Path, path: Path) -> None:
     write(path, {"start": str(start.relative_to(ROOT)), "weights_sha256": weights_sha256(start),
-                                     "greedy_vs_optimal": greedy_vs_optimal(start)})
+                 "greedy_vs_optimal": greedy_vs_optimal(start)})
 
 
 def whole_run(start: Path, settings: rl.RLSettings, name: str, out: Path) -> None:
@@ -114,7 +114,8 @@ def same_batch(start: Path, settings: rl.RLSettings, updates: int, path: Path) -
     states = run_coroutine(sampler._play(0))
     rewards = [float(state.get("reward") or 0.0) for state in states]
     samples = rl.training_samples(states, rewards, settings.rollouts_per_example)
-    result = {"start": str(start.relative_to(ROOT)), "settings": asdict(settings), "updates": updates,
+    result = {"start": str(start.relative_to(ROOT)), "start_weights_sha256": weights_sha256(start),
+              "settings": asdict(settings), "updates": updates,
               "games": len(states), "trained_games": len({x.game for x in samples}),
               "tokens": sum(sum(x.mask) for x in samples), "losses": {}}
     for loss in ("cispo", "ppo"):
@@ -124,7 +125,7 @@ def same_batch(start: Path, settings: rl.RLSettings, updates: int, path: Path) -
         change = logprob_change(trainer.model, samples, settings, trainer.tokenizer.pad_token_id)
         result["losses"][loss] = {"updates": stats["updates"], "logprob_change_after": change}
         last = stats["updates"][-1]
-        print(f"{loss}: after {updates} updates clipped {last['clipped_share']:.3f}, PPO no-gradient "
+        print(f"{loss}: at step {updates} clipped {last['clipped_share']:.3f}, PPO no-gradient "
               f"{last['ppo_no_gradient_share']:.3f}, |log ratio| {last['mean_abs_log_ratio']:.3f}; "
               f"log-prob change {change}", flush=True)
     write(path, result)
