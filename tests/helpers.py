@@ -9,7 +9,7 @@ notebook's kernel keeps its own). :func:`rollouts` evaluates an environment with
 through :class:`~rlcourse.clients.InProcessClient` (no server, no HTTP), also from any thread;
 :func:`run_rollouts` is the same with the environment tests' defaults. :func:`replies` scripts a policy.
 :func:`reachable_positions` walks every legal Tic-Tac-Toe position; :func:`teacher_conversation` is a
-plausible game for the tiny-model tests.
+plausible game for the tiny-model tests; :func:`loss_value_and_grad` runs a learner's RL loss function.
 """
 
 from __future__ import annotations
@@ -120,3 +120,19 @@ def as_number(got, name: str, expected: str = "one number") -> float:
         return float(got)
     except (TypeError, ValueError):
         raise AssertionError(f"{name} should return {expected}, got {got!r}") from None
+
+
+def loss_value_and_grad(fn: Callable, name: str, logprobs, old_logprobs, advantages, mask, gradient_hint: str,
+                        **kwargs) -> tuple[float, Any]:
+    """A loss function of lessons 09 and 11 on copies of its inputs: its value and d loss / d logprobs,
+    with a clear message when it is not a 0-dimensional tensor that gradients flow through."""
+    import torch
+
+    x = logprobs.clone().requires_grad_(True)
+    loss = fn(x, old_logprobs.clone(), advantages.clone(), mask.clone(), **kwargs)
+    assert isinstance(loss, torch.Tensor) and loss.dim() == 0, \
+        f"{name} should return a single number as a 0-dimensional tensor, got {loss!r}"
+    assert loss.requires_grad, (f"the loss has no gradient: compute it from logprobs with torch operations "
+                                f"({gradient_hint}), so that loss.backward() reaches logprobs")
+    loss.backward()
+    return loss.item(), x.grad if x.grad is not None else torch.zeros_like(x)

@@ -12,6 +12,7 @@ import statistics
 import pytest
 import torch
 
+from helpers import loss_value_and_grad
 from rlcourse import rl
 
 # ---------------------------------------------------------------------------------------------
@@ -110,15 +111,8 @@ def random_case(seed: int, batch: int = 3, width: int = 6):
 
 
 def loss_and_grad(fn, new, old, advantages, mask, **kwargs):
-    logprobs = new.clone().requires_grad_(True)
-    loss = fn(logprobs, old.clone(), advantages.clone(), mask.clone(), **kwargs)
-    assert isinstance(loss, torch.Tensor) and loss.dim() == 0, \
-        f"cispo_loss should return a single number as a 0-dimensional tensor, got {loss!r}"
-    assert loss.requires_grad, ("the loss has no gradient: compute it from logprobs with torch operations (and detach only "
-                                "the clipped weight), so that loss.backward() reaches logprobs")
-    loss.backward()
-    grad = logprobs.grad if logprobs.grad is not None else torch.zeros_like(logprobs)
-    return loss.item(), grad
+    return loss_value_and_grad(fn, "cispo_loss", new, old, advantages, mask, "and detach only the clipped weight",
+                               **kwargs)
 
 
 def test_ex9_2_the_three_tokens_of_the_lesson(nb):

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import tictactoe as ttt
-from helpers import as_number
+from helpers import as_number, loss_value_and_grad
 from rlcourse import postmortem as pm
 from rlcourse import rl
 
@@ -235,15 +235,8 @@ def test_ex11_3_needs_two_values(nb):
 
 
 def ppo_value_and_grad(nb, new, old, advantages, mask, **kwargs):
-    logprobs = new.clone().requires_grad_(True)
-    loss = nb.ppo_clip_loss(logprobs, old.clone(), advantages.clone(), mask.clone(), **kwargs)
-    assert isinstance(loss, torch.Tensor) and loss.dim() == 0, \
-        f"ppo_clip_loss should return a single number as a 0-dimensional tensor, got {loss!r}"
-    assert loss.requires_grad, ("the loss has no gradient: compute it from logprobs with torch operations, without "
-                                "detaching the ratio, so that loss.backward() reaches logprobs")
-    loss.backward()
-    grad = logprobs.grad if logprobs.grad is not None else torch.zeros_like(logprobs)
-    return loss.item(), grad
+    return loss_value_and_grad(nb.ppo_clip_loss, "ppo_clip_loss", new, old, advantages, mask,
+                               "without detaching the ratio", **kwargs)
 
 
 def test_ex11_4_the_four_cases_by_hand(nb):
