@@ -44,6 +44,7 @@ bench: setup ## measure games/s, environment time share, server requests/s, batc
 	$(PY) benchmarks/bench_tictactoe.py
 	$(PY) benchmarks/bench_generation.py
 	$(PY) benchmarks/bench_rl_sequences.py
+	$(PY) benchmarks/bench_rl_generation.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -14,6 +14,7 @@ import random
 import threading
 from typing import Any
 
+import torch
 import verifiers as vf
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
@@ -29,8 +30,10 @@ def run_coroutine(coro):
     except RuntimeError:
         return asyncio.run(coro)
     box: dict[str, Any] = {}
+    threads = torch.get_num_threads()  # torch's thread count is per thread: the new one gets the caller's
 
     def target():
+        torch.set_num_threads(threads)
         try:
             box["value"] = asyncio.run(coro)
         except BaseException as exc:  # re-raised in the caller's thread

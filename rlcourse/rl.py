@@ -371,16 +371,20 @@ class Trainer:
         total_tokens = sum(sum(x.mask) for x in samples)
         weighted, denominator = loss_advantages(samples, s.normalize)
         loss_fn = LOSSES[s.loss]
+        # micro-batches of similar lengths: each pads to its longest sequence, and a few long turns
+        # (after a rambling reply) would otherwise make most micro-batches several times wider
+        order = sorted(range(len(samples)), key=lambda i: len(samples[i].ids))
+        chunks = [order[i : i + s.micro_batch_size] for i in range(0, len(order), s.micro_batch_size)]
         updates, entropy_sum = [], 0.0
         for update in range(s.updates_per_batch):
             self.optimizer.zero_grad(set_to_none=True)
             loss_sum = 0.0
             counts = {"clipped": 0.0, "no_gradient_under_ppo": 0.0, "abs_log_ratio": 0.0}
-            for start in range(0, len(samples), s.micro_batch_size):
-                batch = samples[start : start + s.micro_batch_size]
+            for chunk in chunks:
+                batch = [samples[i] for i in chunk]
                 logprobs, old, mask, entropy = token_logprobs(self.model, batch, s.temperature,
                                                               self.tokenizer.pad_token_id)
-                advantages = torch.tensor(weighted[start : start + s.micro_batch_size])
+                advantages = torch.tensor([weighted[i] for i in chunk])
                 loss = loss_fn(logprobs, old, advantages, mask, s.clip_low, s.clip_high, num_tokens=denominator)
                 loss.backward()
                 loss_sum += loss.item()

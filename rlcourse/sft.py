@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import datasets
 from datasets import Dataset
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
@@ -102,8 +103,15 @@ def train_sft(model, tokenizer, conversations: list[list[dict]], output_dir: str
         examples = [turn for c in conversations for turn in data.turn_examples(c)]
     dataset = Dataset.from_list([{"messages": turn} for turn in examples])
     log = _LossLog()
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                         callbacks=[log])
+    bars_were_on = datasets.is_progress_bar_enabled()
+    if not show_bar:  # TRL tokenizes the dataset with datasets' own progress bars
+        datasets.disable_progress_bars()
+    try:
+        trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                             callbacks=[log])
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
     trainer.remove_callback(PrinterCallback)  # prints every log dict when there is no bar
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(_BarOnly())

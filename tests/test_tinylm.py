@@ -117,6 +117,51 @@ def test_batched_generation_matches_forward_pass_and_is_batch_independent(tiny_d
     assert alone.token_ids == replies[5].token_ids
 
 
+def test_length_groups_and_finishing_rows_do_not_change_any_reply(tiny_dir):
+    model, tokenizer = tinylm.load(tiny_dir / "a")
+    conversations = [teacher_conversation(i)[: 2 + 2 * (i % 4)] for i in range(40)]  # prompts of several lengths
+    prompts = [chat_template.encode_chat(tokenizer, c, add_generation_prompt=True) for c in conversations]
+
+    def jobs():  # rows finish at different steps, with every kind of sampling setting
+        return [generation.Job(prompt_ids=p, max_new_tokens=[0, 1, 6, 16][i % 4], temperature=[0.0, 0.8, 1.3][i % 3],
+                               top_p=[1.0, 0.9][i % 2], top_k=[0, 0, 5][i % 3], rng=random.Random(i))
+                for i, p in enumerate(prompts)]
+
+    groups = generation.length_groups(jobs(), 1.2)  # prompts of 32 tokens, and of 40 and 48
+    assert len(groups) == 2 and sorted(len(j.prompt_ids) for g in groups for j in g) == sorted(map(len, prompts))
+    assert all(len(g[-1].prompt_ids) <= 1.2 * len(g[0].prompt_ids) for g in groups)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    grouped = generation.generate_batch(model, jobs(), eos, pad, group_ratio=1.2)
+    one_batch = generation.generate_batch(model, jobs(), eos, pad, group_ratio=None)
+    alone = [generation.generate_batch(model, [job], eos, pad)[0] for job in jobs()]
+    for a, b, c in zip(grouped, one_batch, alone):
+        assert a.token_ids == b.token_ids == c.token_ids and a.finish_reason == b.finish_reason == c.finish_reason
+        assert a.logprobs == pytest.approx(c.logprobs, abs=1e-5)
+        assert len(a.token_ids) <= a.max_new_tokens
+    assert [len(a.token_ids) for a in grouped[::4]] == [0] * 10
+
+
+def test_a_batch_generates_on_the_torch_threads_of_the_caller(tiny_dir, monkeypatch):
+    policy = tiny_policy.TinyModelPolicy.from_pretrained(tiny_dir / "a", batch_window_s=0.0)
+    seen = []
+    real = tiny_policy.generate_batch
+    monkeypatch.setattr(tiny_policy, "generate_batch",
+                        lambda *args, **kwargs: (seen.append(torch.get_num_threads()), real(*args, **kwargs))[1])
+    conversation = teacher_conversation(1)[:2]
+
+    def ask():
+        return run_coroutine(policy.generate(conversation, None, random.Random(0), request(max_tokens=3)))
+
+    async def inside_a_running_loop():  # as in Jupyter: run_coroutine goes through a thread of its own
+        return ask()
+
+    for n in (1, 2):
+        with tinylm.torch_threads(n):
+            ask()
+            asyncio.run(inside_a_running_loop())
+    assert seen == [1, 1, 2, 2]
+
+
 def test_sampling_settings(tiny_dir):
     policy = tiny_policy.TinyModelPolicy.from_pretrained(tiny_dir / "a")
     conversation = teacher_conversation(3)[:2]

@@ -34,9 +34,9 @@ def main() -> None:
         prompt_tokens, reply_tokens = [], []
         run_batch = policy._run_batch
 
-        def timed_batch(jobs):
+        def timed_batch(jobs, *args):
             start = time.perf_counter()
-            run_batch(jobs)
+            run_batch(jobs, *args)
             generate_s[0] += time.perf_counter() - start
             prompt_tokens.extend(len(job.prompt_ids) for job in jobs)
             reply_tokens.extend(len(job.token_ids) for job in jobs)
