@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "docs" / "runs" / "longer-rl.json"))
     args = parser.parse_args()
-    pipeline = Path(args.pipeline)
+    pipeline = Path(args.pipeline).resolve()
     start = pipeline / "models" / "ttt-rl"
     if not (start / "config.json").exists():
         raise SystemExit(f"no RL model in {start}: run `make demo STORY=talk` first")
