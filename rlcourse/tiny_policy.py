@@ -121,8 +121,8 @@ class TinyModelPolicy(Policy):
 
         The batch runs in a worker thread, and torch's thread count is per thread (a worker starts with
         one), so the caller passes the count of the thread that asked: the RL trainer, alone in its
-        process, generates on as many threads as it trains on (1.6x faster at 256 requests on 2 cores,
-        benchmarks/bench_generation.py), and a server beside a trainer keeps one.
+        process, generates on as many threads as it trains on (an RL step's batches: 1.4x faster on 2
+        cores, benchmarks/bench_rl_generation.py), and a server beside a trainer keeps one.
         """
         torch.set_num_threads(threads)
         with self._lock:

@@ -7,6 +7,7 @@ seed, so other games). Every ``--every`` steps the current model plays the pipel
 Writes docs/runs/longer-rl.json: the settings, the per-step log and the evaluations.
 
     python tools/longer_rl.py --steps 90 --every 30
+    python tools/longer_rl.py --steps 60 --every 30 --temperature 1.25   # -> docs/runs/longer-rl-t1.25.json
 """
 
 import argparse
@@ -46,7 +47,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=90)
     parser.add_argument("--every", type=int, default=30)
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--out", default=str(ROOT / "docs" / "runs" / "longer-rl.json"))
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="sampling temperature (default: the last stage's; files then end in -t<T>)")
+    parser.add_argument("--out", default=None, help="default docs/runs/longer-rl[-t<T>].json")
     args = parser.parse_args()
     pipeline = Path(args.pipeline).resolve()
     start = pipeline / "models" / "ttt-rl"
@@ -55,6 +58,10 @@ def main() -> None:
     games = PipelineSettings.talk().eval_games
     settings = replace(PipelineSettings.talk().rl_stages[-1], steps=args.steps, seed=args.seed,
                        checkpoint_every=args.every)
+    if args.temperature is not None:
+        settings = replace(settings, temperature=args.temperature)
+    out = Path(args.out or ROOT / "docs" / "runs" /
+               ("longer-rl.json" if args.temperature is None else f"longer-rl-t{args.temperature:g}.json"))
     run_dir = ROOT / "outputs" / "longer-rl"
     shutil.rmtree(run_dir, ignore_errors=True)
     trainer = rl.Trainer(start, run_dir, settings)
@@ -69,8 +76,8 @@ def main() -> None:
         print(evaluations[-1], flush=True)
     result = {"start": str(start.relative_to(ROOT)), "settings": asdict(settings), "games": games,
               "evaluations": evaluations, "log": trainer.state.log}
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
