@@ -1,5 +1,6 @@
 """GRPO/CISPO trainer: the formulas on hand-computed values, trajectory -> samples, resume after a kill."""
 
+import copy
 import json
 import math
 import os
@@ -245,6 +246,21 @@ def test_several_updates_per_batch_move_the_model_away_from_the_sampler(start_mo
     assert all(u["mean_abs_log_ratio"] > 1e-3 for u in later), stats["updates"]
     assert stats["updates"][-1]["clipped_share"] > 0, "at this learning rate the ratios leave the clip range"
     assert stats["clipped_share"] == pytest.approx(sum(u["clipped_share"] for u in stats["updates"]) / 4)
+
+
+def test_micro_batches_cut_from_the_length_sorted_batch_give_the_whole_batch_gradient(start_model, tmp_path):
+    """The trainer sorts sequences by length before cutting micro-batches; each keeps its own advantage."""
+    trainer = rl.Trainer(start_model, tmp_path / "run", rl.RLSettings(**{**TINY_RUN, "micro_batch_size": 1}))
+    samples = replies_with_advantages(trainer.model, trainer.tokenizer)
+    assert len(samples[0].ids) > len(samples[1].ids)  # sorting by length swaps the two
+    reference = copy.deepcopy(trainer.model)
+    weighted, denominator = rl.loss_advantages(samples, trainer.settings.normalize)
+    logprobs, old, mask, _ = rl.token_logprobs(reference, samples, 1.0, trainer.tokenizer.pad_token_id)
+    rl.cispo_loss(logprobs, old, torch.tensor(weighted), mask, num_tokens=denominator).backward()
+    torch.nn.utils.clip_grad_norm_(reference.parameters(), trainer.settings.max_grad_norm)
+    trainer._optimize(samples)  # leaves its (clipped) gradient in .grad after the optimizer step
+    for (name, a), b in zip(trainer.model.named_parameters(), reference.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-6), name
 
 
 def test_a_checkpoint_from_other_settings_is_refused(start_model, tmp_path):
