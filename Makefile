@@ -40,7 +40,7 @@ lab: setup ## open the course in JupyterLab
 serve: setup ## run the local OpenAI-compatible server on 127.0.0.1:8000
 	$(PY) -m rlcourse.server --port 8000
 
-bench: setup ## measure games/s, environment time share, server requests/s, batched vs one-at-a-time generation
+bench: setup ## measure games/s, environment time share, server requests/s, batched vs one-at-a-time generation, an RL step's generation
 	$(PY) benchmarks/bench_tictactoe.py
 	$(PY) benchmarks/bench_generation.py
 	$(PY) benchmarks/bench_rl_sequences.py
