@@ -2,7 +2,8 @@
 
 :func:`generate_batch` runs a batch of :class:`Job` (in groups of similar prompt length: left-padded
 prompts, one KV cache written in place, per-row temperature / top-p / top-k and random stream, finished
-rows leaving the batch) and fills each job's token ids and log-probs; :func:`reply_text` turns a finished job into the reply text. The server's policy
+rows leaving the batch) and fills each job's token ids and log-probs; :func:`reply_text` turns a
+finished job into the reply text. The server's policy
 (:mod:`rlcourse.tiny_policy`), the audit and the play module all generate through here.
 """
 
@@ -43,7 +44,7 @@ def sampling_distribution(logits: torch.Tensor, temperature: torch.Tensor, top_p
     logprobs = torch.log_softmax(logits.float() / scale, dim=-1)
     probs = logprobs.exp()
     if not bool((top_k > 0).any()) and not bool((top_p < 1).any()):
-        return logprobs, probs  # nothing to filter: skip the sort (15% of generation time at batch 256)
+        return logprobs, probs  # nothing to filter: skip the sort (12% of generation time at batch 256)
     sorted_probs, order = probs.sort(dim=-1, descending=True)
     ranks = torch.arange(probs.shape[-1]).unsqueeze(0)
     k = torch.where(top_k > 0, top_k, torch.full_like(top_k, probs.shape[-1])).unsqueeze(-1)
